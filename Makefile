@@ -1,0 +1,47 @@
+# setlet build, test and lint targets. `make test` is the test command CI
+# runs (through .ci/run); `make lint` must be clean before every commit.
+
+GO          ?= go
+BIN         := bin/setlet
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# Packages whose statement coverage must stay at or above COVER_MIN percent.
+COVER_PKGS  := ./configs ./storage ./daemon
+COVER_MIN   := 80
+BENCH_COUNT ?= 6
+
+.PHONY: all build test cover lint bench fuzz clean
+
+all: lint test
+
+build:
+	$(GO) build -trimpath -o $(BIN) .
+
+test: build
+	$(GO) test -race -count=1 ./...
+	@$(MAKE) --no-print-directory cover
+
+# cover fails when a package in COVER_PKGS drops below COVER_MIN.
+cover:
+	@$(GO) test -count=1 -cover $(COVER_PKGS) | tee /dev/stderr | awk -v min=$(COVER_MIN) ' \
+		/coverage:/ { for (i = 1; i <= NF; i++) if ($$i == "coverage:") { pct = $$(i+1); sub("%", "", pct); \
+			if (pct + 0 < min) { print "coverage of " $$2 " is " pct "%, below " min "%"; bad = 1 } } } \
+		/no test files/ { print $$2 ": no test files"; bad = 1 } \
+		/^FAIL/ { bad = 1 } \
+		END { exit bad }'
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+# bench runs the Go benchmarks; BENCHMARKS.md says how each figure was made.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./...
+
+# fuzz runs each fuzz target for FUZZTIME (the seed corpus also runs in `make test`).
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test ./configs -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+
+clean:
+	rm -rf bin
