@@ -1,0 +1,223 @@
+// Package testenv gives setlet's integration tests the real things they run
+// against: root, a private containerd started from the Debian package, and
+// the busybox test image. It never skips: a missing prerequisite fails the
+// test with a message naming what to install, in CI and everywhere else.
+//
+// A test binary that uses Containerd must run its tests through Main, which
+// stops the containerd it started:
+//
+//	func TestMain(m *testing.M) { testenv.Main(m) }
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/setlet/setlet/internal/busybox"
+)
+
+// env is the state shared by the tests of one test binary.
+type env struct {
+	mu         sync.Mutex
+	dir        string    // private containerd's root, state and socket
+	containerd *exec.Cmd // nil until started
+	exited     chan error
+	address    string
+	startErr   error
+	image      string // path of the busybox image archive
+	imageErr   error
+}
+
+// shared is the one env of this test binary. Test binaries are processes
+// of their own, so this is the one place package state is the right tool.
+var shared env
+
+// Main runs the tests of a test binary and then stops the containerd that
+// Containerd started, if any, and removes its directory.
+func Main(m *testing.M) {
+	code := m.Run()
+	shared.stop()
+	os.Exit(code)
+}
+
+// RequireRoot fails t unless the test runs as root, which network
+// namespaces, bridges, mounts and containerd need.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("this integration test needs root (network namespaces, bridges, containerd); run `sudo make test`")
+	}
+}
+
+// RequireBinary fails t when a program the test needs is not installed.
+func RequireBinary(t testing.TB, name, debianPackage string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s not found: install Debian's %s (.ci/run does)", name, debianPackage)
+	}
+	return p
+}
+
+// Containerd returns the socket address of a containerd private to this
+// test binary, started on first use from the installed containerd with its
+// own root, state and socket in a temporary directory, so that tests never
+// touch the host's containerd or each other's.
+func Containerd(t testing.TB) string {
+	t.Helper()
+	RequireRoot(t)
+	RequireBinary(t, "containerd", "containerd")
+	RequireBinary(t, "runc", "runc")
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.containerd == nil && shared.startErr == nil {
+		shared.startErr = shared.start()
+	}
+	if shared.startErr != nil {
+		t.Fatalf("starting containerd: %v", shared.startErr)
+	}
+	return shared.address
+}
+
+func (e *env) start() error {
+	dir, err := os.MkdirTemp("", "setlet-containerd-")
+	if err != nil {
+		return err
+	}
+	e.dir = dir
+	e.address = filepath.Join(dir, "containerd.sock")
+	config := fmt.Sprintf(`version = 2
+root = %q
+state = %q
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = %q
+[ttrpc]
+  address = %q
+[debug]
+  level = "warn"
+`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), e.address, e.address+".ttrpc")
+	configPath := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(configPath, []byte(config), 0o600); err != nil {
+		return err
+	}
+	logFile, err := os.Create(filepath.Join(dir, "containerd.log"))
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("containerd", "--config", configPath)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// Its own process group, so that a test interrupted by a signal does not
+	// take containerd down halfway through its cleanup.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait(); logFile.Close() }()
+	e.containerd, e.exited = cmd, exited
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := waitForSocket(ctx, e.address, exited); err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "containerd.log"))
+		return fmt.Errorf("%w\ncontainerd log:\n%s", err, log)
+	}
+	return nil
+}
+
+// waitForSocket waits until something accepts connections on the unix
+// socket at address, or the process exits, or ctx ends.
+func waitForSocket(ctx context.Context, address string, exited <-chan error) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if c, err := net.Dial("unix", address); err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case err := <-exited:
+			return fmt.Errorf("containerd exited before serving %s: %v", address, err)
+		case <-ctx.Done():
+			return fmt.Errorf("containerd did not serve %s: %w", address, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+func (e *env) stop() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.containerd != nil {
+		_ = e.containerd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-e.exited:
+		case <-time.After(10 * time.Second):
+			_ = e.containerd.Process.Kill()
+			<-e.exited
+		}
+	}
+	if e.dir != "" {
+		// Snapshots stay mounted if a test leaked a container: unmount what
+		// is under the directory before removing it.
+		unmountUnder(e.dir)
+		_ = os.RemoveAll(e.dir)
+	}
+	if e.image != "" {
+		_ = os.RemoveAll(filepath.Dir(e.image))
+	}
+}
+
+// unmountUnder lazily unmounts every mount point below dir, deepest first.
+func unmountUnder(dir string) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	var points []string
+	for _, line := range strings.Split(string(data), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) > 4 && strings.HasPrefix(fields[4], dir+"/") {
+			points = append(points, fields[4])
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(points)))
+	for _, p := range points {
+		_ = unix.Unmount(p, unix.MNT_DETACH)
+	}
+}
+
+// BusyboxImage returns the path of the busybox test image archive, built
+// once per test binary from the host's busybox-static.
+func BusyboxImage(t testing.TB) string {
+	t.Helper()
+	RequireBinary(t, "busybox", "busybox-static")
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.image == "" && shared.imageErr == nil {
+		dir, err := os.MkdirTemp("", "setlet-image-")
+		if err != nil {
+			shared.imageErr = err
+		} else {
+			shared.image = filepath.Join(dir, "busybox.tar")
+			_, shared.imageErr = busybox.Build(shared.image, busybox.DefaultName, busybox.DefaultBinary)
+		}
+	}
+	if shared.imageErr != nil {
+		t.Fatalf("building the busybox image: %v", shared.imageErr)
+	}
+	return shared.image
+}
