@@ -1,0 +1,133 @@
+package daemon
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// probeMaxRedirects is how many same-host redirects an httpGet probe
+// follows, as Go's and the kubelet's default.
+const probeMaxRedirects = 10
+
+// newProbeTransport returns the transport every httpGet probe shares, set up
+// as the kubelet sets up its own: no keep-alives (one connection per
+// attempt, so nothing stays open between attempts), no proxy (probes go
+// straight to the pod), no compression, and TLS without certificate
+// verification (a pod's certificate rarely names its IP).
+func newProbeTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:               nil,
+		DialContext:         probeDialer(0),                        // the client's timeout bounds the attempt
+		TLSClientConfig:     &tls.Config{InsecureSkipVerify: true}, // as the kubelet's
+		TLSHandshakeTimeout: 10 * time.Second,
+		DisableKeepAlives:   true,
+		DisableCompression:  true,
+		MaxIdleConns:        1,
+		MaxIdleConnsPerHost: 1,
+	}
+}
+
+// probeHTTP runs one httpGet attempt. It GETs scheme://host:port/path, where
+// host is g.Host or the pod IP and a named port is resolved from the
+// container's ports, with g's headers, a Host header from them, and the
+// kubelet's User-Agent and Accept unless g sets them (an empty Accept
+// removes it). A status from 200 to 399 is a success. Redirects to the same
+// host name are followed (at most 10); a redirect to another host is not
+// followed and the 3xx counts as a success with a warning, as in the
+// kubelet. At most 10 KiB of the body is read. The whole exchange is
+// bounded by timeout.
+func (pr *prober) probeHTTP(ctx context.Context, g *corev1.HTTPGetAction, t probeTarget, timeout time.Duration) probeOutcome {
+	port, err := resolveProbePort(g.Port, t.Ports)
+	if err != nil {
+		return probeOutcome{Unknown: true, Message: err.Error()}
+	}
+	req, err := newProbeRequest(ctx, g, probeHost(g.Host, t), port)
+	if err != nil {
+		return probeOutcome{Message: err.Error()}
+	}
+	client := &http.Client{
+		Transport:     pr.transport,
+		Timeout:       timeout,
+		CheckRedirect: probeRedirects,
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		// Every transport error is a failure, timeouts included.
+		return probeOutcome{Message: err.Error()}
+	}
+	defer func() { _ = res.Body.Close() }()
+	body, err := io.ReadAll(io.LimitReader(res.Body, probeMaxOutput))
+	if err != nil {
+		// The kubelet reports a failed body read as a probe error.
+		return probeOutcome{Unknown: true, Message: fmt.Sprintf("reading response body: %v", err)}
+	}
+	switch {
+	case res.StatusCode >= http.StatusOK && res.StatusCode < http.StatusMultipleChoices:
+		return probeOutcome{OK: true}
+	case res.StatusCode >= http.StatusMultipleChoices && res.StatusCode < http.StatusBadRequest:
+		return probeOutcome{OK: true, Message: fmt.Sprintf("Probe terminated redirects, Response body: %s", body)}
+	}
+	// As in the kubelet, the message never carries the body.
+	return probeOutcome{Message: fmt.Sprintf("HTTP probe failed with statuscode: %d", res.StatusCode)}
+}
+
+// newProbeRequest builds the GET request of an httpGet probe to host:port,
+// as the kubelet's NewRequestForHTTPGetAction does.
+func newProbeRequest(ctx context.Context, g *corev1.HTTPGetAction, host string, port int) (*http.Request, error) {
+	scheme := strings.ToLower(string(g.Scheme))
+	if scheme == "" {
+		scheme = "http"
+	}
+	u, err := url.Parse(g.Path)
+	if err != nil {
+		// A broken path is passed along as it is, as the kubelet does.
+		u = &url.URL{Path: g.Path}
+	}
+	u.Scheme = scheme
+	u.Host = net.JoinHostPort(host, strconv.Itoa(port))
+
+	headers := make(http.Header, len(g.HTTPHeaders)+2)
+	for _, h := range g.HTTPHeaders {
+		headers.Add(h.Name, h.Value)
+	}
+	if _, ok := headers["User-Agent"]; !ok {
+		headers.Set("User-Agent", probeUserAgent)
+	}
+	if _, ok := headers["Accept"]; !ok {
+		headers.Set("Accept", "*/*")
+	} else if headers.Get("Accept") == "" {
+		headers.Del("Accept")
+	}
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header = headers
+	req.Host = headers.Get("Host")
+	return req, nil
+}
+
+// probeRedirects is the redirect policy of httpGet probes: follow redirects
+// to the same host name (any port or scheme), at most probeMaxRedirects of
+// them, and stop at a redirect to another host, returning that 3xx response.
+func probeRedirects(req *http.Request, via []*http.Request) error {
+	if req.URL.Hostname() != via[0].URL.Hostname() {
+		return http.ErrUseLastResponse
+	}
+	if len(via) >= probeMaxRedirects {
+		return errors.New("stopped after 10 redirects")
+	}
+	return nil
+}
