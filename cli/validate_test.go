@@ -15,7 +15,7 @@ func TestValidateCommand(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "web.yaml")
 	bad := filepath.Join(dir, "bad.yaml")
-	seed, err := os.ReadFile("../examples/web.yaml")
+	seed, err := os.ReadFile("../configs/examples/seed-web.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,46 +36,59 @@ var manifestExts = []string{".json", ".yaml", ".yml"}
 // is an *Error listing every problem; the documents are still returned so
 // that a caller can say which ones were fine. Load changes nothing.
 func Load(paths []string, stdin io.Reader) ([]Document, error) {
+	sources, problems := ReadSources(paths, stdin)
 	var docs []Document
-	var problems []Problem
-	var sources []string
-	add := func(source string, data []byte) {
-		d, p := decodeSource(source, data)
+	names := make([]string, 0, len(sources)+len(problems))
+	for _, src := range sources {
+		names = append(names, src.Name)
+		d, p := decodeSource(src.Name, src.Data)
 		docs = append(docs, d...)
 		problems = append(problems, p...)
 	}
-	if len(paths) == 0 {
-		return nil, &Error{Problems: []Problem{{Source: "-f", Message: "no manifest given"}}}
+	for _, p := range problems {
+		names = append(names, p.Source)
 	}
+	checkRequest(docs)
+	return docs, collect(names, docs, problems)
+}
+
+// ReadSources reads the manifests named by paths without decoding them: a
+// file, a directory's .yaml, .yml and .json files in name order (not
+// recursing), or "-" for stdin (named StdinSource). A source that cannot
+// be read is a Problem naming it; the others are returned. The CLI sends
+// what it reads to the daemon, which decodes it with DecodeSources, so both
+// name the same files.
+func ReadSources(paths []string, stdin io.Reader) ([]Source, []Problem) {
+	if len(paths) == 0 {
+		return nil, []Problem{{Source: "-f", Message: "no manifest given"}}
+	}
+	var sources []Source
+	var problems []Problem
 	for _, path := range paths {
 		if path == "-" {
 			data, err := readLimited(stdin)
-			sources = append(sources, StdinSource)
 			if err != nil {
 				problems = append(problems, Problem{Source: StdinSource, Message: err.Error()})
 				continue
 			}
-			add(StdinSource, data)
+			sources = append(sources, Source{Name: StdinSource, Data: data})
 			continue
 		}
 		files, err := manifestFiles(path)
 		if err != nil {
-			sources = append(sources, path)
 			problems = append(problems, Problem{Source: path, Message: err.Error()})
 			continue
 		}
 		for _, file := range files {
-			sources = append(sources, file)
 			data, err := readFile(file)
 			if err != nil {
 				problems = append(problems, Problem{Source: file, Message: err.Error()})
 				continue
 			}
-			add(file, data)
+			sources = append(sources, Source{Name: file, Data: data})
 		}
 	}
-	checkRequest(docs)
-	return docs, collect(sources, docs, problems)
+	return sources, problems
 }
 
 // Decode decodes, defaults and validates every document of data, which
@@ -88,6 +101,37 @@ func Decode(source string, data []byte) ([]Document, error) {
 	docs, problems := decodeSource(source, data)
 	checkRequest(docs)
 	return docs, collect([]string{source}, docs, problems)
+}
+
+// Source is one manifest given by name (used in messages) and content.
+type Source struct {
+	Name string
+	Data []byte
+}
+
+// DecodeSources decodes, defaults and validates several sources as one
+// request, as Load does for files: problems across sources (an object
+// defined twice) are found too. It returns every document and, when
+// anything is wrong, an *Error with every problem.
+func DecodeSources(sources []Source) ([]Document, error) {
+	var docs []Document
+	var problems []Problem
+	names := make([]string, 0, len(sources))
+	for _, src := range sources {
+		names = append(names, src.Name)
+		if len(src.Data) > MaxSourceBytes {
+			problems = append(problems, Problem{Source: src.Name, Message: tooLarge()})
+			continue
+		}
+		d, p := decodeSource(src.Name, src.Data)
+		docs = append(docs, d...)
+		problems = append(problems, p...)
+	}
+	if len(sources) == 0 {
+		return nil, &Error{Problems: []Problem{{Source: "-f", Message: "no manifest given"}}}
+	}
+	checkRequest(docs)
+	return docs, collect(names, docs, problems)
 }
 
 // collect gathers the source problems and the problems of docs into one

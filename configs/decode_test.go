@@ -246,3 +246,26 @@ func TestKindOf(t *testing.T) {
 		t.Errorf("KindOf(Deployment) = %q, want empty", k)
 	}
 }
+
+// TestDecodeSources decodes several sources as one request.
+func TestDecodeSources(t *testing.T) {
+	docs, err := configs.DecodeSources([]configs.Source{
+		{Name: "a.yaml", Data: []byte(cm("a"))},
+		{Name: "b.yaml", Data: []byte(cm("b") + "---\n" + cm("a"))},
+		{Name: "big.yaml", Data: make([]byte, configs.MaxSourceBytes+1)},
+	})
+	if len(docs) != 3 {
+		t.Fatalf("docs = %d, want 3", len(docs))
+	}
+	got := problemStrings(t, err)
+	want := []string{
+		`b.yaml doc 2 (ConfigMap a): metadata.name: Duplicate value: "a": ConfigMap default/a is already defined by a.yaml doc 1 (ConfigMap a)`,
+		"big.yaml: larger than 16 MiB: not a manifest",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("problems = %q", got)
+	}
+	if _, err := configs.DecodeSources(nil); err == nil {
+		t.Error("no sources must be an error")
+	}
+}

@@ -7,6 +7,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metavalidation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
@@ -263,4 +264,28 @@ func containsValue[T comparable](list []T, v T) bool {
 		}
 	}
 	return false
+}
+
+// ValidateUpdate checks that obj may replace old, an object of the same
+// kind and name already applied: as the Kubernetes API server, it refuses
+// changes to a StatefulSet's spec other than replicas, ordinals, template,
+// updateStrategy, revisionHistoryLimit, persistentVolumeClaimRetentionPolicy
+// and minReadySeconds. Both objects must be defaulted. ConfigMaps and
+// Secrets marked immutable are checked by storage, which holds the old data.
+func ValidateUpdate(old, obj Object) field.ErrorList {
+	oldSet, ok1 := old.(*appsv1.StatefulSet)
+	newSet, ok2 := obj.(*appsv1.StatefulSet)
+	if !ok1 || !ok2 {
+		return nil
+	}
+	a, b := oldSet.Spec.DeepCopy(), newSet.Spec.DeepCopy()
+	for _, s := range []*appsv1.StatefulSetSpec{a, b} {
+		s.Replicas, s.Ordinals, s.Template, s.UpdateStrategy = nil, nil, corev1.PodTemplateSpec{}, appsv1.StatefulSetUpdateStrategy{}
+		s.RevisionHistoryLimit, s.PersistentVolumeClaimRetentionPolicy, s.MinReadySeconds = nil, nil, 0
+	}
+	if apiequality.Semantic.DeepEqual(a, b) {
+		return nil
+	}
+	return field.ErrorList{field.Forbidden(field.NewPath("spec"),
+		"updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden")}
 }

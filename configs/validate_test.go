@@ -383,3 +383,47 @@ func TestValidateNoContainers(t *testing.T) {
 		t.Errorf("Validate = %v, want %q", errs, want)
 	}
 }
+
+// TestValidateUpdate checks which StatefulSet spec changes an update may
+// make, as the API server allows them.
+func TestValidateUpdate(t *testing.T) {
+	docs, err := configs.Decode("full.yaml", []byte(fullManifest(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := docs[3].Object.(*appsv1.StatefulSet)
+	tests := []struct {
+		name   string
+		change func(s *appsv1.StatefulSet)
+		ok     bool
+	}{
+		{"replicas, template, strategy and history may change", func(s *appsv1.StatefulSet) {
+			s.Spec.Replicas = ptrTo(int32(9))
+			s.Spec.Template.Spec.Containers[0].Image = "postgres:17"
+			s.Spec.UpdateStrategy.RollingUpdate.Partition = ptrTo(int32(0))
+			s.Spec.RevisionHistoryLimit = ptrTo(int32(1))
+			s.Spec.MinReadySeconds = 0
+			s.Spec.Ordinals = nil
+			s.Spec.PersistentVolumeClaimRetentionPolicy.WhenDeleted = appsv1.RetainPersistentVolumeClaimRetentionPolicyType
+		}, true},
+		{"serviceName may not change", func(s *appsv1.StatefulSet) { s.Spec.ServiceName = "other" }, false},
+		{"podManagementPolicy may not change", func(s *appsv1.StatefulSet) { s.Spec.PodManagementPolicy = appsv1.OrderedReadyPodManagement }, false},
+		{"volumeClaimTemplates may not change", func(s *appsv1.StatefulSet) { s.Spec.VolumeClaimTemplates = nil }, false},
+		{"selector may not change", func(s *appsv1.StatefulSet) { s.Spec.Selector.MatchLabels["x"] = "y" }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			obj := old.DeepCopy()
+			tt.change(obj)
+			errs := configs.ValidateUpdate(old, obj)
+			if (len(errs) == 0) != tt.ok {
+				t.Errorf("ValidateUpdate = %v, want ok=%v", errs, tt.ok)
+			}
+		})
+	}
+	if errs := configs.ValidateUpdate(&corev1.ConfigMap{}, &corev1.ConfigMap{}); errs != nil {
+		t.Errorf("ConfigMaps: %v", errs)
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }

@@ -1,0 +1,129 @@
+package configs
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+)
+
+// DefaultDaemonConfigFile is where the daemon reads its configuration from
+// when no --config is given; a missing default file is not an error.
+const DefaultDaemonConfigFile = "/etc/setlet/config.yaml"
+
+// DaemonConfig is the configuration of `setlet daemon`: the YAML file
+// (keys as in the json tags) and the command-line flags of the same names,
+// which win over the file.
+type DaemonConfig struct {
+	// DataDir holds state.db, volumes/, logs/ and CNI state (--data-dir).
+	DataDir string `json:"dataDir,omitempty"`
+	// RunDir holds the API socket, network namespaces, FIFOs and generated
+	// pod files; it is expected to be a tmpfs emptied at boot (--run-dir).
+	RunDir string `json:"runDir,omitempty"`
+	// Socket is the API socket, mode 0600 (--socket; default
+	// <RunDir>/setlet.sock).
+	Socket string `json:"socket,omitempty"`
+	// Containerd is containerd's socket (--containerd).
+	Containerd string `json:"containerd,omitempty"`
+	// ContainerdNamespace is the containerd namespace of setlet's images and
+	// containers (--containerd-namespace).
+	ContainerdNamespace string `json:"containerdNamespace,omitempty"`
+	// Bridge is the name of the default CNI bridge (--bridge).
+	Bridge string `json:"bridge,omitempty"`
+	// Subnet is the pod subnet of the default CNI network (--subnet).
+	Subnet string `json:"subnet,omitempty"`
+	// CNIBinDirs are searched for CNI plugins, in order (--cni-bin-dir,
+	// repeatable).
+	CNIBinDirs []string `json:"cniBinDirs,omitempty"`
+	// CNIConfDir may hold a user's conflist that replaces the default
+	// network (--cni-conf-dir).
+	CNIConfDir string `json:"cniConfDir,omitempty"`
+}
+
+// DefaultDaemonConfig returns the configuration DESIGN.md gives as default.
+func DefaultDaemonConfig() DaemonConfig {
+	return DaemonConfig{
+		DataDir:             "/var/lib/setlet",
+		RunDir:              "/run/setlet",
+		Containerd:          "/run/containerd/containerd.sock",
+		ContainerdNamespace: "setlet",
+		Bridge:              "setlet0",
+		Subnet:              "10.88.0.0/16",
+		CNIBinDirs:          []string{"/usr/lib/cni", "/opt/cni/bin"},
+		CNIConfDir:          "/etc/setlet/cni",
+	}
+}
+
+// LoadDaemonConfig reads the YAML file at path, strictly: an unknown key is
+// an error naming it. Fields the file leaves out keep the values of base.
+func LoadDaemonConfig(path string, base DaemonConfig) (DaemonConfig, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return base, fmt.Errorf("reading daemon config: %w", err)
+	}
+	cfg := base
+	if len(bytes.TrimSpace(data)) == 0 {
+		return cfg, nil
+	}
+	if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
+		return base, fmt.Errorf("daemon config %s: %s", path, oneLine(err.Error()))
+	}
+	return cfg, nil
+}
+
+// Complete fills in what derives from other fields (the socket from the
+// run directory) and cleans the paths.
+func (c *DaemonConfig) Complete() {
+	if c.Socket == "" && c.RunDir != "" {
+		c.Socket = filepath.Join(c.RunDir, "setlet.sock")
+	}
+	for _, p := range []*string{&c.DataDir, &c.RunDir, &c.Socket, &c.Containerd, &c.CNIConfDir} {
+		if *p != "" {
+			*p = filepath.Clean(*p)
+		}
+	}
+}
+
+// Validate reports every problem of the configuration at once, naming the
+// setting; nil means the daemon can start with it.
+func (c DaemonConfig) Validate() error {
+	var errs []error
+	for _, p := range []struct{ name, value string }{
+		{"dataDir", c.DataDir}, {"runDir", c.RunDir}, {"socket", c.Socket}, {"containerd", c.Containerd},
+	} {
+		switch {
+		case p.value == "":
+			errs = append(errs, fmt.Errorf("%s: required", p.name))
+		case !filepath.IsAbs(p.value):
+			errs = append(errs, fmt.Errorf("%s: %q must be an absolute path", p.name, p.value))
+		}
+	}
+	if c.CNIConfDir != "" && !filepath.IsAbs(c.CNIConfDir) {
+		errs = append(errs, fmt.Errorf("cniConfDir: %q must be an absolute path", c.CNIConfDir))
+	}
+	if len(c.CNIBinDirs) == 0 {
+		errs = append(errs, errors.New("cniBinDirs: at least one directory is required"))
+	}
+	for _, d := range c.CNIBinDirs {
+		if !filepath.IsAbs(d) {
+			errs = append(errs, fmt.Errorf("cniBinDirs: %q must be an absolute path", d))
+		}
+	}
+	if c.ContainerdNamespace == "" {
+		errs = append(errs, errors.New("containerdNamespace: required"))
+	}
+	if len(c.Bridge) == 0 || len(c.Bridge) > 15 || strings.ContainsAny(c.Bridge, "/ \t\n:") {
+		errs = append(errs, fmt.Errorf("bridge: %q must be a network interface name of 1 to 15 characters", c.Bridge))
+	}
+	if ip, n, err := net.ParseCIDR(c.Subnet); err != nil || ip.To4() == nil {
+		errs = append(errs, fmt.Errorf("subnet: %q must be an IPv4 CIDR such as 10.88.0.0/16", c.Subnet))
+	} else if ones, _ := n.Mask.Size(); ones > 30 {
+		errs = append(errs, fmt.Errorf("subnet: %q leaves no room for pods: use /30 or larger", c.Subnet))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,122 @@
+package api
+
+import (
+	"github.com/setlet/setlet/configs"
+)
+
+// Version is the API version, the first element of every path.
+const Version = "v1"
+
+// Source is one manifest file sent to the daemon: its name (used in error
+// messages, e.g. "web.yaml") and its bytes.
+type Source struct {
+	Name string `json:"name"`
+	Data []byte `json:"data"`
+}
+
+// ApplyRequest is the body of POST /v1/apply and POST /v1/delete.
+type ApplyRequest struct {
+	Sources []Source `json:"sources"`
+	// DryRun validates and reports what would change without changing it.
+	DryRun bool `json:"dryRun,omitempty"`
+}
+
+// ObjectResult says what an apply or a delete did to one object, in
+// kubectl's words: "created", "configured", "unchanged", "deleted".
+type ObjectResult struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Action    string `json:"action"`
+}
+
+// ApplyResponse is the answer to a successful apply or delete.
+type ApplyResponse struct {
+	Results []ObjectResult `json:"results"`
+}
+
+// ScaleRequest is the body of POST .../statefulsets/{name}/scale.
+type ScaleRequest struct {
+	Replicas int32 `json:"replicas"`
+}
+
+// PullRequest is the body of POST /v1/images/pull.
+type PullRequest struct {
+	Ref string `json:"ref"`
+}
+
+// Image is one image in containerd's image store.
+type Image struct {
+	Name    string `json:"name"`
+	Digest  string `json:"digest"`
+	Size    int64  `json:"size"`
+	Created string `json:"created,omitempty"` // RFC 3339
+}
+
+// VersionInfo is the answer to GET /v1/version.
+type VersionInfo struct {
+	Version    string `json:"version"`
+	Containerd string `json:"containerd,omitempty"`
+	Namespace  string `json:"containerdNamespace,omitempty"`
+	Network    string `json:"network,omitempty"`
+}
+
+// ErrorBody is the JSON body of every error response.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail says what went wrong. Code names the error class:
+// InvalidArgument, NotFound, AlreadyExists, Conflict, FailedPrecondition,
+// Unavailable or Internal.
+type ErrorDetail struct {
+	Code     string            `json:"code"`
+	Message  string            `json:"message"`
+	Problems []configs.Problem `json:"problems,omitempty"`
+}
+
+// WatchEvent is one line of a watch stream (?watch=true): the type of
+// change and the object as it now is (as it last was for DELETED).
+type WatchEvent struct {
+	Type   string `json:"type"` // ADDED, MODIFIED, DELETED
+	Object any    `json:"object"`
+}
+
+// Describe is the answer to GET .../describe of a set or a pod: the object,
+// what it owns, its events and, when it is not done, why.
+type Describe struct {
+	Object  any    `json:"object"`
+	Pods    any    `json:"pods,omitempty"`
+	Volumes any    `json:"volumes,omitempty"`
+	Events  any    `json:"events,omitempty"`
+	Waiting string `json:"waiting,omitempty"`
+}
+
+// Exec stream channels: every frame on an exec connection is one byte of
+// channel, four bytes of big-endian payload length, then the payload.
+const (
+	ExecStdin  byte = 0 // client to daemon; an empty frame closes stdin
+	ExecStdout byte = 1
+	ExecStderr byte = 2
+	ExecResize byte = 3 // client to daemon; payload: JSON TermSize
+	ExecExit   byte = 4 // daemon to client, last frame; payload: JSON ExecExitStatus
+)
+
+// TermSize is a terminal size sent on ExecResize.
+type TermSize struct {
+	Width  uint16 `json:"width"`
+	Height uint16 `json:"height"`
+}
+
+// ExecExitStatus ends an exec stream.
+type ExecExitStatus struct {
+	Code  int    `json:"code"`
+	Error string `json:"error,omitempty"`
+}
+
+// Annotations setlet puts on the objects it shows.
+const (
+	// VolumePathAnnotation carries a volume's host directory on its
+	// PersistentVolumeClaim.
+	VolumePathAnnotation = "setlet.io/host-path"
+)

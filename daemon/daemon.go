@@ -1,0 +1,170 @@
+package daemon
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/setlet/setlet/configs"
+	"github.com/setlet/setlet/daemon/api"
+	"github.com/setlet/setlet/network"
+	"github.com/setlet/setlet/runtime"
+	"github.com/setlet/setlet/storage"
+)
+
+// Version is the daemon's version, set at build time like cli.Version.
+var Version = "dev"
+
+// Compile-time checks that the real components fit the daemon's
+// boundaries.
+var (
+	_ imageService     = (*runtime.Client)(nil)
+	_ containerService = (*runtime.Client)(nil)
+	_ execService      = (*runtime.Client)(nil)
+	_ eventSource      = (*runtime.Client)(nil)
+	_ podNetwork       = (*network.Manager)(nil)
+)
+
+// Daemon is a running setlet daemon: the state file, the controller, the
+// kubelet side and the API server, wired together.
+type Daemon struct {
+	cfg        configs.DaemonConfig
+	log        *slog.Logger
+	clock      clock
+	store      *storage.Store
+	rt         *runtime.Client
+	net        *network.Manager
+	images     imageService
+	hub        *hub
+	events     *recorder
+	controller *controller
+	kubelet    *kubelet
+	probes     *probeManager
+
+	ctx  context.Context
+	done chan struct{}
+}
+
+// instanceID names this daemon's containers in containerd: a hash of its
+// data directory, so that two daemons sharing a containerd namespace never
+// touch each other's containers, and a restarted daemon finds its own.
+func instanceID(dataDir string) string {
+	sum := sha256.Sum256([]byte(filepath.Clean(dataDir)))
+	return hex.EncodeToString(sum[:6])
+}
+
+// Run starts the daemon with cfg and serves until ctx ends, then stops the
+// API and the loops. Containers keep running when the daemon stops: the
+// next start adopts them. Run returns an error when the daemon cannot start
+// (state file held by another daemon, containerd unreachable, a network
+// plugin missing, the socket in use) or stops abnormally.
+func Run(ctx context.Context, cfg configs.DaemonConfig, log *slog.Logger) error {
+	cfg.Complete()
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	for _, dir := range []string{cfg.DataDir, cfg.RunDir} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+	}
+	store, err := storage.Open(filepath.Join(cfg.DataDir, "state.db"), storage.WithVolumeDir(filepath.Join(cfg.DataDir, "volumes")))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	rt, err := runtime.New(ctx, cfg.Containerd,
+		runtime.WithNamespace(cfg.ContainerdNamespace),
+		runtime.WithInstance(instanceID(cfg.DataDir)),
+		runtime.WithFIFODir(filepath.Join(cfg.RunDir, "fifo")),
+		runtime.WithLogger(log.With("component", "runtime")))
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+
+	pnet, err := network.New(network.Config{
+		Bridge: cfg.Bridge, Subnet: cfg.Subnet, BinDirs: cfg.CNIBinDirs, ConfDir: cfg.CNIConfDir,
+		NetnsDir: filepath.Join(cfg.RunDir, "netns"), DataDir: filepath.Join(cfg.DataDir, "cni"),
+	}, log.With("component", "network"))
+	if err != nil {
+		return err
+	}
+
+	d := &Daemon{
+		cfg: cfg, log: log, clock: realClock{}, store: store, rt: rt, net: pnet, images: rt,
+		hub: newHub(), done: make(chan struct{}),
+	}
+	d.events = &recorder{store: store, clock: d.clock, hub: d.hub, log: log}
+	d.kubelet = newKubelet(kubeletConfig{
+		RunDir: cfg.RunDir, DataDir: cfg.DataDir, ClusterDomain: "cluster.local", Zone: "set.local",
+		HostResolvConf: "/etc/resolv.conf", Workers: 8,
+	}, store, d.clock, log.With("component", "kubelet"), d.events, d.hub, rt, rt, rt, pnet)
+	d.probes = newProbeManager(d.clock, probeExec{rt}, d.kubelet.onProbe, 8)
+	d.kubelet.probes = d.probes
+	d.controller = newController(store, d.clock, log.With("component", "controller"), d.events, d.hub, d.kubelet)
+	d.kubelet.sets = d.controller
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	d.ctx = ctx
+
+	if err := d.recoverState(ctx); err != nil {
+		return fmt.Errorf("recovering state: %w", err)
+	}
+
+	l, err := listen(cfg.Socket)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(l) }()
+
+	loops := make(chan struct{})
+	go func() {
+		defer close(loops)
+		go d.kubelet.watchEvents(ctx, rt)
+		go d.controller.run(ctx)
+		d.kubelet.run(ctx)
+	}()
+	log.Info("setlet daemon ready", "socket", cfg.Socket, "containerd", cfg.Containerd, "network", pnet.NetworkName(), "version", Version)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		runErr = fmt.Errorf("API server: %w", err)
+	}
+	close(d.done)
+	shutdown, stop := context.WithTimeout(context.Background(), 5*time.Second)
+	defer stop()
+	_ = srv.Shutdown(shutdown)
+	cancel()
+	<-loops
+	d.probes.close()
+	_ = os.Remove(cfg.Socket)
+	log.Info("setlet daemon stopped; containers keep running")
+	if errors.Is(runErr, http.ErrServerClosed) {
+		runErr = nil
+	}
+	return runErr
+}
+
+// versionInfo answers GET /v1/version.
+func (d *Daemon) versionInfo(ctx context.Context) api.VersionInfo {
+	v := api.VersionInfo{Version: Version, Namespace: d.cfg.ContainerdNamespace, Network: d.net.NetworkName()}
+	if cv, err := d.rt.Version(ctx); err == nil {
+		v.Containerd = cv
+	}
+	return v
+}

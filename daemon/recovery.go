@@ -1,0 +1,89 @@
+package daemon
+
+import (
+	"context"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/setlet/setlet/network"
+)
+
+// recoverState rebuilds the daemon's view at start from the state file and
+// containerd, before any loop runs: containers of pods that no longer
+// exist (or of a previous incarnation, or a stale attempt that is not
+// running) are removed, network namespaces and CNI attachments no pod owns
+// are torn down, and then every pod and every set is enqueued. Running
+// containers of known pods are left alone; the kubelet adopts them.
+func (d *Daemon) recoverState(ctx context.Context) error {
+	pods, err := d.store.AllPods()
+	if err != nil {
+		return err
+	}
+	byUID := map[string]*corev1.Pod{}
+	byName := map[string]*corev1.Pod{}
+	for _, p := range pods {
+		byUID[string(p.UID)] = p
+		byName[p.Name] = p
+	}
+	containers, err := d.rt.Containers(ctx)
+	if err != nil {
+		return err
+	}
+	removed := 0
+	for _, st := range containers {
+		pod, ok := byUID[st.Labels[labelPodUID]]
+		if ok && (st.State == "running" || isCurrentAttempt(pod, st.Labels[labelContainer], st.Labels[labelAttempt])) {
+			continue
+		}
+		if err := d.rt.RemoveContainer(ctx, st.ID); err != nil {
+			d.log.Warn("removing leftover container", "container", st.ID, "err", err)
+			continue
+		}
+		removed++
+	}
+	namespaces, err := d.net.Namespaces()
+	if err != nil {
+		return err
+	}
+	for _, name := range namespaces {
+		if _, ok := byName[name]; ok {
+			continue
+		}
+		if err := d.net.Teardown(ctx, network.Attachment{Pod: name}); err != nil {
+			d.log.Warn("removing leftover network namespace", "netns", name, "err", err)
+		}
+	}
+	ids, err := d.net.Attachments()
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if _, ok := byUID[id]; ok {
+			continue
+		}
+		if err := d.net.Teardown(ctx, network.Attachment{ID: id}); err != nil {
+			d.log.Warn("releasing leftover network attachment", "id", id, "err", err)
+		}
+	}
+	d.log.Info("state recovered", "pods", len(pods), "containers", len(containers), "removed", removed)
+	d.kubelet.resyncAll()
+	return d.controller.enqueueAll()
+}
+
+// isCurrentAttempt reports whether attempt (a label value) is the current
+// attempt of container name of pod.
+func isCurrentAttempt(pod *corev1.Pod, name, attempt string) bool {
+	n, err := strconv.Atoi(attempt)
+	if err != nil {
+		return false
+	}
+	for _, list := range [][]corev1.ContainerStatus{pod.Status.ContainerStatuses, pod.Status.InitContainerStatuses} {
+		for _, cs := range list {
+			if cs.Name == name {
+				return int32(n) == cs.RestartCount
+			}
+		}
+	}
+	return n == 0
+}
