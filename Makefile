@@ -9,7 +9,7 @@ COVER_PKGS  := ./configs ./storage ./daemon
 COVER_MIN   := 80
 BENCH_COUNT ?= 6
 
-.PHONY: all build test cover lint bench fuzz clean
+.PHONY: all build test cover lint bench fuzz demo clean
 
 all: lint test
 
@@ -40,6 +40,10 @@ bench:
 FUZZTIME ?= 60s
 fuzz:
 	$(GO) test ./configs -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+
+# demo runs the seed articles' StatefulSet on this host (as root): see tools/demo.sh.
+demo:
+	./tools/demo.sh
 
 clean:
 	rm -rf bin

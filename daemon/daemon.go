@@ -61,12 +61,27 @@ func instanceID(dataDir string) string {
 	return hex.EncodeToString(sum[:6])
 }
 
+// Option changes how Run runs the daemon.
+type Option func(*options)
+
+type options struct {
+	ready func()
+}
+
+// WithReady has Run call ready once the state is recovered and the API
+// serves (systemd's READY=1; tests wait for it).
+func WithReady(ready func()) Option { return func(o *options) { o.ready = ready } }
+
 // Run starts the daemon with cfg and serves until ctx ends, then stops the
 // API and the loops. Containers keep running when the daemon stops: the
 // next start adopts them. Run returns an error when the daemon cannot start
 // (state file held by another daemon, containerd unreachable, a network
 // plugin missing, the socket in use) or stops abnormally.
-func Run(ctx context.Context, cfg configs.DaemonConfig, log *slog.Logger) error {
+func Run(ctx context.Context, cfg configs.DaemonConfig, log *slog.Logger, opts ...Option) error {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	cfg.Complete()
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
@@ -138,6 +153,9 @@ func Run(ctx context.Context, cfg configs.DaemonConfig, log *slog.Logger) error 
 		d.kubelet.run(ctx)
 	}()
 	log.Info("setlet daemon ready", "socket", cfg.Socket, "containerd", cfg.Containerd, "network", pnet.NetworkName(), "version", Version)
+	if o.ready != nil {
+		o.ready()
+	}
 
 	var runErr error
 	select {

@@ -65,8 +65,8 @@ type kubelet struct {
 	queue    *queue
 
 	mu       sync.Mutex
-	owners   map[string]string       // container ID -> pod key, for task events
-	adopted  map[string]bool         // container IDs attached and probed by this process
+	owners   map[string]string // container ID -> pod key, for task events
+	adopted  map[string]bool   // container IDs attached and probed by this process
 	liveness map[string]string // container ID -> the kind of probe (liveness, startup) whose failure asks for a restart
 }
 

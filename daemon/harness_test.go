@@ -1,0 +1,391 @@
+package daemon_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/containerd/containerd"
+	"github.com/containerd/containerd/namespaces"
+	"github.com/containerd/containerd/snapshots"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/setlet/setlet/configs"
+	"github.com/setlet/setlet/daemon"
+	"github.com/setlet/setlet/daemon/api"
+	"github.com/setlet/setlet/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// daemonSeq numbers the daemons of this test binary: each gets its own
+// bridge, subnet and containerd namespace.
+var daemonSeq atomic.Int32
+
+// harness is one real daemon, run in-process against the private
+// containerd, real CNI plugins and its own bridge, with a client.
+type harness struct {
+	t      *testing.T
+	cfg    configs.DaemonConfig
+	client *api.Client
+	cancel context.CancelFunc
+	done   chan error
+	log    *syncBuffer
+}
+
+// startDaemon starts a daemon for t, imports the busybox image into it and
+// registers its cleanup: every set deleted and every pod gone, the daemon
+// stopped, then no container, snapshot, network namespace or IP left.
+func startDaemon(t *testing.T) *harness {
+	t.Helper()
+	testenv.RequireBinary(t, "iptables", "iptables")
+	address := testenv.Containerd(t)
+	image := testenv.BusyboxImage(t)
+	n := daemonSeq.Add(1) + 10*int32(os.Getpid()%20)
+	dir := t.TempDir()
+	cfg := configs.DefaultDaemonConfig()
+	cfg.DataDir = filepath.Join(dir, "data")
+	cfg.RunDir = filepath.Join(dir, "run")
+	cfg.Socket = ""
+	cfg.Containerd = address
+	cfg.ContainerdNamespace = fmt.Sprintf("it%d", n)
+	cfg.Bridge = fmt.Sprintf("slit%d", n)
+	cfg.Subnet = fmt.Sprintf("10.233.%d.0/24", n)
+	cfg.CNIConfDir = filepath.Join(dir, "cni")
+	cfg.Complete()
+
+	h := &harness{t: t, cfg: cfg, client: api.NewClient(cfg.Socket), done: make(chan error, 1), log: &syncBuffer{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	ready := make(chan struct{})
+	logger := slog.New(slog.NewTextHandler(h.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	go func() { h.done <- daemon.Run(ctx, cfg, logger, daemon.WithReady(func() { close(ready) })) }()
+	select {
+	case <-ready:
+	case err := <-h.done:
+		t.Fatalf("daemon did not start: %v\n%s", err, h.log.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("daemon not ready after 30s\n%s", h.log.String())
+	}
+	t.Cleanup(h.stop)
+
+	f, err := os.Open(image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := h.client.ImportImages(context.Background(), f); err != nil {
+		t.Fatalf("importing the busybox image: %v", err)
+	}
+	return h
+}
+
+// stop deletes every set, waits for their pods to be gone, stops the
+// daemon and checks that nothing is left behind.
+func (h *harness) stop() {
+	t := h.t
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	sets, err := h.client.StatefulSets(ctx, "")
+	if err == nil {
+		for _, s := range sets {
+			_ = h.client.DeleteStatefulSet(ctx, s.Namespace, s.Name)
+		}
+		h.waitPods(ctx, "", func(pods map[string]*corev1.Pod) bool { return len(pods) == 0 })
+	}
+	h.cancel()
+	select {
+	case err := <-h.done:
+		if err != nil {
+			t.Errorf("daemon stopped with %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Errorf("daemon did not stop")
+	}
+	h.checkNoLeaks()
+	if link, err := netlink.LinkByName(h.cfg.Bridge); err == nil {
+		_ = netlink.LinkDel(link)
+	}
+	// The netns directory is a mount point of its own (as ip netns makes
+	// it), which the daemon leaves in place.
+	_ = unix.Unmount(filepath.Join(h.cfg.RunDir, "netns"), unix.MNT_DETACH)
+	if t.Failed() {
+		t.Logf("daemon log:\n%s", h.log.String())
+	}
+}
+
+// checkNoLeaks fails the test when anything of the pods is left: a
+// container or snapshot in containerd, a network namespace file or mount,
+// an IP allocation.
+func (h *harness) checkNoLeaks() {
+	t := h.t
+	c, err := containerd.New(h.cfg.Containerd)
+	if err != nil {
+		t.Errorf("connecting to containerd: %v", err)
+		return
+	}
+	defer c.Close()
+	ctx := namespaces.WithNamespace(context.Background(), h.cfg.ContainerdNamespace)
+	if ctrs, err := c.Containers(ctx); err != nil || len(ctrs) > 0 {
+		t.Errorf("containers left in containerd: %d (%v)", len(ctrs), err)
+	}
+	var snaps []string
+	_ = c.SnapshotService(containerd.DefaultSnapshotter).Walk(ctx, func(_ context.Context, info snapshots.Info) error {
+		if info.Kind == snapshots.KindActive {
+			snaps = append(snaps, info.Name)
+		}
+		return nil
+	})
+	if len(snaps) > 0 {
+		t.Errorf("active snapshots left: %v", snaps)
+	}
+	netns := filepath.Join(h.cfg.RunDir, "netns")
+	if entries, err := os.ReadDir(netns); err == nil {
+		for _, e := range entries {
+			if !strings.HasPrefix(e.Name(), ".") {
+				t.Errorf("network namespace left: %s", e.Name())
+			}
+		}
+	}
+	if mounts, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
+		for _, line := range strings.Split(string(mounts), "\n") {
+			f := strings.Fields(line)
+			if len(f) > 4 && strings.HasPrefix(f[4], netns+"/") {
+				t.Errorf("mount left: %s", f[4])
+			}
+		}
+	}
+	for _, table := range []string{"nat", "filter"} {
+		out, err := exec.Command("iptables", "-t", table, "-S").Output()
+		if err != nil {
+			t.Errorf("iptables -t %s -S: %v", table, err)
+		}
+		for _, rule := range lines(string(out)) {
+			// Rules carry the network in a comment: "name: \"setlet-slit3\" id: ...".
+			if strings.Contains(rule, `"setlet-`+h.cfg.Bridge+`\"`) {
+				t.Errorf("iptables rule left: %s", rule)
+			}
+		}
+	}
+	if shims := shimsOf(h.cfg.ContainerdNamespace, 10*time.Second); len(shims) > 0 {
+		t.Errorf("containerd shims left for namespace %s: pids %v", h.cfg.ContainerdNamespace, shims)
+	}
+	ipam := filepath.Join(h.cfg.DataDir, "cni", "ipam")
+	_ = filepath.WalkDir(ipam, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && !strings.HasPrefix(d.Name(), "last_reserved_ip") && d.Name() != "lock" {
+			t.Errorf("IP allocation left: %s", p)
+		}
+		return nil
+	})
+}
+
+// apply applies manifest (YAML) and fails the test on any problem.
+func (h *harness) apply(manifest string) {
+	h.t.Helper()
+	if _, err := h.client.Apply(context.Background(), api.ApplyRequest{Sources: []api.Source{{Name: "test.yaml", Data: []byte(manifest)}}}); err != nil {
+		h.t.Fatalf("apply: %v", err)
+	}
+}
+
+// waitPods watches the pods of namespace ns until cond, given the pods as
+// they now are by name, holds; it fails the test when ctx ends first. It
+// returns every watch event seen, in order.
+func (h *harness) waitPods(ctx context.Context, ns string, cond func(map[string]*corev1.Pod) bool) []podEvent {
+	h.t.Helper()
+	var seen []podEvent
+	pods := map[string]*corev1.Pod{}
+	list, err := h.client.Pods(ctx, ns)
+	if err != nil {
+		h.t.Fatalf("listing pods: %v", err)
+	}
+	for i := range list {
+		pods[list[i].Name] = &list[i]
+	}
+	if cond(pods) {
+		return seen
+	}
+	errDone := fmt.Errorf("condition met")
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	err = h.client.Watch(ctx, "pods", ns, func(ev api.RawWatchEvent) error {
+		var pod corev1.Pod
+		if err := json.Unmarshal(ev.Object, &pod); err != nil {
+			return err
+		}
+		seen = append(seen, podEvent{Type: ev.Type, Pod: pod, At: time.Now()})
+		if ev.Type == "DELETED" {
+			delete(pods, pod.Name)
+		} else {
+			p := pod
+			pods[pod.Name] = &p
+		}
+		if cond(pods) {
+			return errDone
+		}
+		return nil
+	})
+	if err == errDone {
+		return seen
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	names := []string{}
+	for name, p := range pods {
+		names = append(names, fmt.Sprintf("%s(%s ready=%v restarts=%d deleting=%v)", name, p.Status.Phase, isReady(p), restarts(p), p.DeletionTimestamp != nil))
+	}
+	h.t.Fatalf("waiting for pods: %v; pods now: %v", err, names)
+	return nil
+}
+
+// podEvent is one event of a pod watch.
+type podEvent struct {
+	Type string
+	Pod  corev1.Pod
+	At   time.Time
+}
+
+func isReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func restarts(p *corev1.Pod) int32 {
+	var n int32
+	for _, cs := range p.Status.ContainerStatuses {
+		n += cs.RestartCount
+	}
+	return n
+}
+
+// allReady says every pod of names is Running and Ready, and no other pod
+// exists.
+func allReady(names ...string) func(map[string]*corev1.Pod) bool {
+	return func(pods map[string]*corev1.Pod) bool {
+		if len(pods) != len(names) {
+			return false
+		}
+		for _, n := range names {
+			p, ok := pods[n]
+			if !ok || p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning || !isReady(p) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// exec runs cmd in pod and returns its output and exit code.
+func (h *harness) exec(pod string, cmd ...string) (string, int) {
+	h.t.Helper()
+	var out strings.Builder
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	code, err := h.client.Exec(ctx, "default", pod, api.ExecOptions{Command: cmd}, nil, &out, &out, nil)
+	if err != nil {
+		h.t.Fatalf("exec %v in %s: %v", cmd, pod, err)
+	}
+	return out.String(), code
+}
+
+// events returns the events of namespace default, oldest first.
+func (h *harness) events() []corev1.Event {
+	h.t.Helper()
+	evs, err := h.client.Events(context.Background(), "default", "", "")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return evs
+}
+
+// eventIndex returns the position of the first event whose message
+// contains text, or -1.
+func eventIndex(evs []corev1.Event, text string) int {
+	for i, e := range evs {
+		if strings.Contains(e.Message, text) {
+			return i
+		}
+	}
+	return -1
+}
+
+// syncBuffer is a goroutine-safe log buffer.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// lines returns the non-empty lines of s.
+func lines(s string) []string {
+	var out []string
+	sc := bufio.NewScanner(strings.NewReader(s))
+	for sc.Scan() {
+		if l := strings.TrimSpace(sc.Text()); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// shimsOf returns the pids of containerd shims serving namespace ns, after
+// waiting up to wait for them to exit (a shim exits shortly after its last
+// container is deleted, on its own schedule).
+func shimsOf(ns string, wait time.Duration) []int {
+	deadline := time.Now().Add(wait)
+	for {
+		var pids []int
+		entries, _ := os.ReadDir("/proc")
+		for _, e := range entries {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+			if err != nil {
+				continue
+			}
+			args := strings.Split(string(cmd), "\x00")
+			if len(args) == 0 || !strings.Contains(args[0], "containerd-shim") {
+				continue
+			}
+			for i := range args[:len(args)-1] {
+				if args[i] == "-namespace" && args[i+1] == ns {
+					pids = append(pids, pid)
+				}
+			}
+		}
+		if len(pids) == 0 || time.Now().After(deadline) {
+			return pids
+		}
+		time.Sleep(50 * time.Millisecond) // no event tells that a shim process exited
+	}
+}

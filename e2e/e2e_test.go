@@ -1,0 +1,289 @@
+// Package e2e runs the setlet binary as a user does: `setlet daemon` as a
+// process of its own, driven by `setlet` commands, against the private
+// containerd of internal/testenv, runc and the CNI plugins. It checks what
+// the commands print and what survives killing the daemon.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/containerd/containerd"
+	"github.com/containerd/containerd/namespaces"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/setlet/setlet/daemon/api"
+	"github.com/setlet/setlet/internal/testenv"
+)
+
+// binary is the setlet binary this test binary built.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "setlet-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "setlet")
+	build := exec.Command("go", "build", "-o", binary, "github.com/setlet/setlet")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "building setlet: %v\n", err)
+		os.Exit(1)
+	}
+	defer os.RemoveAll(dir)
+	testenv.Main(m)
+}
+
+var seq atomic.Int32
+
+// env is one daemon process with its directories and network.
+type env struct {
+	t          *testing.T
+	dir        string
+	socket     string
+	namespace  string
+	bridge     string
+	subnet     string
+	containerd string
+	daemon     *exec.Cmd
+	exited     chan error
+	client     *api.Client
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	testenv.RequireBinary(t, "iptables", "iptables")
+	n := seq.Add(1) + 20*int32(os.Getpid()%10)
+	dir := t.TempDir()
+	e := &env{
+		t: t, dir: dir,
+		socket:     filepath.Join(dir, "run", "setlet.sock"),
+		namespace:  fmt.Sprintf("e2e%d", n),
+		bridge:     fmt.Sprintf("sle2e%d", n),
+		subnet:     fmt.Sprintf("10.234.%d.0/24", n),
+		containerd: testenv.Containerd(t),
+	}
+	e.client = api.NewClient(e.socket)
+	e.start()
+	t.Cleanup(e.cleanup)
+	out := e.mustRun("image", "import", testenv.BusyboxImage(t))
+	if strings.TrimSpace(out) != "setlet.local/busybox:1" {
+		t.Fatalf("image import printed %q", out)
+	}
+	return e
+}
+
+// start starts `setlet daemon` and waits until it answers.
+func (e *env) start() {
+	e.t.Helper()
+	logf, err := os.OpenFile(filepath.Join(e.dir, "daemon.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cmd := exec.Command(binary, "--socket", e.socket, "daemon",
+		"--data-dir", filepath.Join(e.dir, "data"), "--run-dir", filepath.Join(e.dir, "run"),
+		"--containerd", e.containerd, "--containerd-namespace", e.namespace,
+		"--bridge", e.bridge, "--subnet", e.subnet, "--cni-conf-dir", filepath.Join(e.dir, "cni"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.daemon, e.exited = cmd, make(chan error, 1)
+	go func() { e.exited <- cmd.Wait(); logf.Close() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := e.client.Version(context.Background()); err == nil {
+			return
+		}
+		select {
+		case err := <-e.exited:
+			e.t.Fatalf("daemon exited: %v\n%s", err, e.log())
+		default:
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("daemon did not answer within 30s\n%s", e.log())
+		}
+		time.Sleep(20 * time.Millisecond) // a separate process: only its socket says it is up
+	}
+}
+
+func (e *env) log() string {
+	b, _ := os.ReadFile(filepath.Join(e.dir, "daemon.log"))
+	return string(b)
+}
+
+// kill kills the daemon with SIGKILL, as a crash would.
+func (e *env) kill() {
+	e.t.Helper()
+	_ = e.daemon.Process.Signal(syscall.SIGKILL)
+	<-e.exited
+}
+
+// cleanup deletes every set, waits for the pods to go, stops the daemon
+// and removes the test's bridge and mounts.
+func (e *env) cleanup() {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if sets, err := e.client.StatefulSets(ctx, ""); err == nil {
+		for _, s := range sets {
+			_ = e.client.DeleteStatefulSet(ctx, s.Namespace, s.Name)
+		}
+		e.waitPods(ctx, func(p []corev1.Pod) bool { return len(p) == 0 })
+	}
+	_ = e.daemon.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-e.exited:
+	case <-time.After(30 * time.Second):
+		e.kill()
+	}
+	if link, err := netlink.LinkByName(e.bridge); err == nil {
+		_ = netlink.LinkDel(link)
+	}
+	_ = unix.Unmount(filepath.Join(e.dir, "run", "netns"), unix.MNT_DETACH)
+	if e.t.Failed() {
+		e.t.Logf("daemon log:\n%s", e.log())
+	}
+}
+
+// run runs `setlet --socket ... args...` and returns stdout, stderr and
+// the exit code.
+func (e *env) run(args ...string) (string, string, int) {
+	e.t.Helper()
+	cmd := exec.Command(binary, append([]string{"--socket", e.socket}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		e.t.Fatalf("running setlet %v: %v", args, err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+// mustRun runs a command that must succeed and returns its stdout.
+func (e *env) mustRun(args ...string) string {
+	e.t.Helper()
+	out, errOut, code := e.run(args...)
+	if code != 0 {
+		e.t.Fatalf("setlet %v exited %d: %s%s", args, code, out, errOut)
+	}
+	return out
+}
+
+// waitPods waits, following the daemon's pod watch, until cond holds for
+// the pods of namespace default.
+func (e *env) waitPods(ctx context.Context, cond func([]corev1.Pod) bool) {
+	e.t.Helper()
+	list, err := e.client.Pods(ctx, "default")
+	if err != nil {
+		e.t.Fatalf("listing pods: %v", err)
+	}
+	if cond(list) {
+		return
+	}
+	pods := map[string]corev1.Pod{}
+	for _, p := range list {
+		pods[p.Name] = p
+	}
+	done := fmt.Errorf("done")
+	err = e.client.Watch(ctx, "pods", "default", func(ev api.RawWatchEvent) error {
+		var p corev1.Pod
+		if err := json.Unmarshal(ev.Object, &p); err != nil {
+			return err
+		}
+		if ev.Type == "DELETED" {
+			delete(pods, p.Name)
+		} else {
+			pods[p.Name] = p
+		}
+		now := make([]corev1.Pod, 0, len(pods))
+		for _, p := range pods {
+			now = append(now, p)
+		}
+		if cond(now) {
+			return done
+		}
+		return nil
+	})
+	if err != done {
+		e.t.Fatalf("waiting for pods: %v (%d pods)", err, len(pods))
+	}
+}
+
+// readyPods says n pods exist and all are Running and Ready.
+func readyPods(n int) func([]corev1.Pod) bool {
+	return func(pods []corev1.Pod) bool {
+		if len(pods) != n {
+			return false
+		}
+		for _, p := range pods {
+			ready := false
+			for _, c := range p.Status.Conditions {
+				if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+					ready = true
+				}
+			}
+			if !ready || p.DeletionTimestamp != nil {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+func deadline(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// demoManifest is the README's demo manifest.
+func demoManifest(t *testing.T) string {
+	p, err := filepath.Abs("../configs/examples/web.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// tasks returns the pid of every running task in the env's containerd
+// namespace, by container ID.
+func (e *env) tasks() map[string]uint32 {
+	e.t.Helper()
+	c, err := containerd.New(e.containerd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := namespaces.WithNamespace(context.Background(), e.namespace)
+	ctrs, err := c.Containers(ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	out := map[string]uint32{}
+	for _, ctr := range ctrs {
+		task, err := ctr.Task(ctx, nil)
+		if err != nil {
+			continue
+		}
+		out[ctr.ID()] = task.Pid()
+	}
+	return out
+}
