@@ -159,7 +159,7 @@ func (c *Client) Close() error {
 	}
 	c.mu.Unlock()
 	for _, a := range atts {
-		a.stop()
+		a.stop(0)
 	}
 	if err := c.cd.Close(); err != nil {
 		return fmt.Errorf("closing the containerd connection: %w", err)

@@ -277,7 +277,10 @@ func (c *Client) RemoveContainer(ctx context.Context, id string) error {
 	case !errdefs.IsNotFound(err):
 		return fmt.Errorf("removing container %q: loading its task: %w", id, err)
 	}
-	c.detach(id)
+	// The task is gone, so its side of the FIFOs is closed: the copying
+	// reaches the end of what it wrote, unless a process that escaped the
+	// task still holds its output (cut after drainTimeout).
+	c.detach(id, drainTimeout)
 	if err := ctr.Delete(ctx, containerd.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("removing container %q: %w", id, err)
 	}

@@ -80,7 +80,8 @@ func (c *Client) StartContainer(ctx context.Context, id string) (uint32, error) 
 		return att.io, nil
 	})
 	if err != nil {
-		if att != nil { // NewTask cancelled the copying
+		if att != nil { // the task was not created: end the copying
+			att.io.Close()
 			att.io.Wait()
 			if att.log != nil {
 				att.log.Close()
@@ -88,7 +89,7 @@ func (c *Client) StartContainer(ctx context.Context, id string) (uint32, error) 
 		}
 		return 0, fmt.Errorf("starting container %q: creating its task: %w", id, err)
 	}
-	c.watch(id, att, task)
+	c.watch(id, att)
 	return c.start(ctx, ctr, task)
 }
 
@@ -103,7 +104,7 @@ func (c *Client) start(ctx context.Context, ctr containerd.Container, task conta
 		if _, derr := task.Delete(context.WithoutCancel(ctx), containerd.WithProcessKill); derr != nil && !errdefs.IsNotFound(derr) {
 			c.log.Warn("deleting a task that failed to start", "id", id, "err", derr)
 		}
-		c.detach(id)
+		c.detach(id, 0)
 		return 0, fmt.Errorf("starting container %q: %w", id, err)
 	}
 	return task.Pid(), nil
@@ -140,7 +141,7 @@ func (c *Client) newTaskIO(info containers.Container) (*attachment, error) {
 func (c *Client) openIO(info containers.Container, fifos *cio.FIFOSet, stdin io.Reader) (*attachment, error) {
 	logPath := info.Labels[labelLogPath]
 	if logPath == "" {
-		iop, err := cio.NewAttach(cio.WithStreams(stdin, io.Discard, io.Discard))(fifos)
+		iop, err := newFIFOIO(fifos.Config, stdin, io.Discard, io.Discard)
 		if err != nil {
 			return nil, fmt.Errorf("opening the FIFOs of container %q: %w", info.ID, err)
 		}
@@ -150,7 +151,7 @@ func (c *Client) openIO(info containers.Container, fifos *cio.FIFOSet, stdin io.
 	if err != nil {
 		return nil, fmt.Errorf("log of container %q: %w", info.ID, err)
 	}
-	iop, err := cio.NewAttach(cio.WithStreams(stdin, log.stream(streamStdout), log.stream(streamStderr)))(fifos)
+	iop, err := newFIFOIO(fifos.Config, stdin, log.stream(streamStdout), log.stream(streamStderr))
 	if err != nil {
 		log.Close()
 		return nil, fmt.Errorf("opening the FIFOs of container %q: %w", info.ID, err)
@@ -207,7 +208,7 @@ func (c *Client) attach(ctx context.Context, ctr containerd.Container, info cont
 		return nil
 	}
 	var att *attachment
-	task, err = ctr.Task(ctx, func(fifos *cio.FIFOSet) (cio.IO, error) {
+	_, err = ctr.Task(ctx, func(fifos *cio.FIFOSet) (cio.IO, error) {
 		// containerd's FIFO set removes the FIFOs when closed; they must
 		// stay for the next Attach, so copy only its paths.
 		var err error
@@ -223,68 +224,47 @@ func (c *Client) attach(ctx context.Context, ctr containerd.Container, info cont
 	if att == nil { // the task's state turned unknown meanwhile
 		return nil
 	}
-	c.watch(ctr.ID(), att, task)
+	c.watch(ctr.ID(), att)
 	return nil
 }
 
 // attachment is the log copying of one task.
 type attachment struct {
-	io     cio.IO
-	log    *criLog // nil when the container has no log
-	cancel context.CancelFunc
-	done   chan struct{} // closed once copying ended and the log is closed
+	io   *fifoIO
+	log  *criLog       // nil when the container has no log
+	done chan struct{} // closed once copying ended and the log is closed
 }
 
-// stop stops copying (the task keeps running) and waits until it ended.
-func (a *attachment) stop() {
-	a.io.Cancel()
-	if a.cancel != nil {
-		a.cancel()
+// stop ends the copying within drain: the copies are left to reach the end
+// of what the task wrote (its side of the FIFOs closes when the task is
+// deleted) for up to drain, then this side is closed. The task itself is
+// not touched. It returns once copying has ended.
+func (a *attachment) stop(drain time.Duration) {
+	if drain > 0 {
+		t := time.NewTimer(drain)
+		defer t.Stop()
+		select {
+		case <-a.done:
+			return
+		case <-t.C:
+		}
 	}
+	a.io.Close()
 	<-a.done
 }
 
-// watch registers att as the log copying of task id and ends it when the
-// task's output ends, or a little after the task exited.
-func (c *Client) watch(id string, att *attachment, task containerd.Task) {
-	wctx, cancel := context.WithCancel(c.nsCtx(context.Background()))
-	att.cancel = cancel
-	exited, err := task.Wait(wctx)
-	if err != nil {
-		c.log.Warn("waiting for a task", "id", id, "err", err)
-	}
+// watch registers att as the log copying of task id and, when the copying
+// ends, closes the log and forgets it. One goroutine per task, blocked
+// until the task's output ends: no per-task stream to containerd.
+func (c *Client) watch(id string, att *attachment) {
 	c.mu.Lock()
 	closed := c.closed
 	if !closed {
 		c.attached[id] = att
 	}
 	c.mu.Unlock()
-	if closed { // Close ran meanwhile and did not see att
-		defer att.stop()
-	}
-	copied := make(chan struct{})
 	go func() {
 		att.io.Wait()
-		close(copied)
-	}()
-	go func() {
-		select {
-		case <-copied:
-		case st := <-exited:
-			if st.Error() != nil {
-				<-copied // Wait failed (or stop): nothing tells an exit
-				break
-			}
-			t := time.NewTimer(drainTimeout)
-			select {
-			case <-copied:
-			case <-t.C:
-				att.io.Cancel()
-				<-copied
-			}
-			t.Stop()
-		}
-		cancel()
 		att.io.Close()
 		if att.log != nil {
 			if err := att.log.Close(); err != nil {
@@ -298,15 +278,19 @@ func (c *Client) watch(id string, att *attachment, task containerd.Task) {
 		c.mu.Unlock()
 		close(att.done)
 	}()
+	if closed { // Close ran meanwhile and did not see att
+		att.stop(0)
+	}
 }
 
-// detach stops the log copying of container id, if any.
-func (c *Client) detach(id string) {
+// detach ends the log copying of container id, if any, after letting it
+// drain for up to drain (see attachment.stop).
+func (c *Client) detach(id string, drain time.Duration) {
 	c.mu.Lock()
 	att := c.attached[id]
 	c.mu.Unlock()
 	if att != nil {
-		att.stop()
+		att.stop(drain)
 	}
 }
 
