@@ -64,7 +64,12 @@ func runtimeConf(a Attachment, nsPath string) *libcni.RuntimeConf {
 // left (an ADD cut short before libcni cached its result, or an attachment
 // that no longer checks out) is deleted first, so that ADD neither fails on
 // an existing eth0 nor gets host-local to allocate this ID a second IP.
-func (m *Manager) attach(ctx context.Context, rt *libcni.RuntimeConf) (*types100.Result, error) {
+//
+// fresh says that nothing of an earlier ADD of rt can exist (the namespace
+// was just created, and the IPAM holds nothing for this ID): then the DEL
+// that clears what a half-done ADD left is skipped, which saves a run of
+// every plugin on each pod start.
+func (m *Manager) attach(ctx context.Context, rt *libcni.RuntimeConf, fresh bool) (*types100.Result, error) {
 	cached, err := m.cachedResult(m.net.list, rt)
 	if err != nil {
 		m.log.Warn("ignoring an unreadable cached CNI result", "id", rt.ContainerID, "err", err)
@@ -79,8 +84,10 @@ func (m *Manager) attach(ctx context.Context, rt *libcni.RuntimeConf) (*types100
 		}
 		m.log.Warn("pod network attachment does not check out; attaching it again", "id", rt.ContainerID, "netns", rt.NetNS, "err", err)
 	}
-	if err := m.detach(ctx, rt); err != nil {
-		return nil, fmt.Errorf("removing what an earlier attachment left: %w", err)
+	if cached != nil || !fresh {
+		if err := m.detach(ctx, rt); err != nil {
+			return nil, fmt.Errorf("removing what an earlier attachment left: %w", err)
+		}
 	}
 	res, err := m.cni.AddNetworkList(ctx, m.net.list, rt)
 	if err != nil {

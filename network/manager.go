@@ -108,11 +108,11 @@ func (m *Manager) Setup(ctx context.Context, a Attachment) (Result, error) {
 		return Result{}, fmt.Errorf("pod %q: waiting for its other network changes: %w", a.Pod, err)
 	}
 	defer unlock()
-	path, err := m.ensurePodNetns(a)
+	path, created, err := m.ensurePodNetns(a)
 	if err != nil {
 		return Result{}, fmt.Errorf("pod %q: %w", a.Pod, err)
 	}
-	r, err := m.attach(ctx, runtimeConf(a, path))
+	r, err := m.attach(ctx, runtimeConf(a, path), created && !m.mayHaveAllocation(a.ID))
 	if err != nil {
 		return Result{}, fmt.Errorf("pod %q attachment %q: %w", a.Pod, a.ID, err)
 	}
@@ -129,35 +129,64 @@ func (m *Manager) Setup(ctx context.Context, a Attachment) (Result, error) {
 }
 
 // ensurePodNetns makes sure a.Pod's namespace exists and is a's, and
-// returns its path.
-func (m *Manager) ensurePodNetns(a Attachment) (string, error) {
+// returns its path and whether this call created it.
+func (m *Manager) ensurePodNetns(a Attachment) (string, bool, error) {
 	if err := m.ensureNetnsDir(); err != nil {
-		return "", err
+		return "", false, err
 	}
 	st, err := m.inspect(a.Pod)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	if st.mounted {
 		switch st.owner {
 		case a.ID:
-			return st.path, nil
+			return st.path, false, nil
 		case "":
-			return "", fmt.Errorf("network namespace %s has no owner record (Teardown with an empty ID removes it): %w",
+			return "", false, fmt.Errorf("network namespace %s has no owner record (Teardown with an empty ID removes it): %w",
 				st.path, errdefs.ErrConflict)
 		default:
-			return "", fmt.Errorf("network namespace %s belongs to attachment %q, an earlier incarnation: tear that one down first: %w",
+			return "", false, fmt.Errorf("network namespace %s belongs to attachment %q, an earlier incarnation: tear that one down first: %w",
 				st.path, st.owner, errdefs.ErrConflict)
 		}
 	}
 	if err := m.writeOwner(a.Pod, a.ID); err != nil {
-		return "", err
+		return "", false, err
 	}
 	if err := createNetns(st.path); err != nil {
-		return "", err
+		return "", false, err
 	}
 	m.log.Debug("created pod network namespace", "pod", a.Pod, "id", a.ID, "netns", st.path)
-	return st.path, nil
+	return st.path, true, nil
+}
+
+// mayHaveAllocation reports whether an earlier ADD for id may have left an
+// IP allocation behind: with host-local, whether one of its allocation
+// files names id; with another IPAM, always (it cannot be checked).
+func (m *Manager) mayHaveAllocation(id string) bool {
+	if m.net.ipamDir == "" {
+		return true
+	}
+	entries, err := os.ReadDir(m.net.ipamDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	if err != nil {
+		return true
+	}
+	for _, e := range entries {
+		if e.IsDir() || net.ParseIP(e.Name()) == nil {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(m.net.ipamDir, e.Name()))
+		if err != nil {
+			return true
+		}
+		if owner, _, _ := strings.Cut(string(data), "\n"); strings.TrimSpace(owner) == id {
+			return true
+		}
+	}
+	return false
 }
 
 // ensureNetnsDir prepares NetnsDir once per Manager.
