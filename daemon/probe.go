@@ -80,10 +80,10 @@ type probeOutcome struct {
 }
 
 // prober runs single probe attempts. It holds the one HTTP transport that
-// every httpGet probe shares (keep-alives off, so it keeps no idle
-// connections). It is safe for concurrent use.
+// every httpGet probe shares (one connection per attempt, so it keeps no
+// idle connections). It is safe for concurrent use.
 type prober struct {
-	transport *http.Transport
+	transport http.RoundTripper
 	exec      probeExecer
 }
 
@@ -91,11 +91,6 @@ type prober struct {
 // nil when no container has an exec probe (such a probe is then Unknown).
 func newProber(ex probeExecer) *prober {
 	return &prober{transport: newProbeTransport(), exec: ex}
-}
-
-// close releases the prober's idle state. Attempts may still run after it.
-func (pr *prober) close() {
-	pr.transport.CloseIdleConnections()
 }
 
 // runProbe runs one attempt of p against t, bounded by p.TimeoutSeconds

@@ -106,7 +106,6 @@ func TestProbeHTTP(t *testing.T) {
 	p := intstr.FromInt32(int32(port))
 	target := probeTarget{PodIP: "127.0.0.1", Ports: []corev1.ContainerPort{{Name: "web", ContainerPort: int32(port)}}}
 	pr := newProber(nil)
-	defer pr.close()
 
 	for _, tc := range []struct {
 		name    string

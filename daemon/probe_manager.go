@@ -291,7 +291,6 @@ func (m *probeManager) close() {
 	}
 	m.mu.Unlock()
 	m.wg.Wait()
-	m.prober.close()
 }
 
 // quiesce returns a channel that is closed once no worker is alive: every

@@ -17,10 +17,18 @@ import (
 func TestProbeManagerTiming(t *testing.T) {
 	t.Run("Manager/the first attempt waits initialDelaySeconds from the container's start", func(t *testing.T) {
 		h := newProbeHarness(t, 4)
+		spec := &corev1.Container{LivenessProbe: wordProbe("live", initialDelay(15))}
+		h.m.add("web-0", "app", "c1", spec, probeTarget{}, probeEpoch, false)
+		h.runFor(35 * time.Second)
+		h.wantTimes("c1", "live", durations(15000, 25000, 35000))
+	})
+
+	t.Run("Manager/a liveness probe first runs a period after the start, as the kubelet's first tick", func(t *testing.T) {
+		h := newProbeHarness(t, 4)
 		spec := &corev1.Container{LivenessProbe: wordProbe("live", initialDelay(5))}
 		h.m.add("web-0", "app", "c1", spec, probeTarget{}, probeEpoch, false)
 		h.runFor(25 * time.Second)
-		h.wantTimes("c1", "live", durations(5000, 15000, 25000))
+		h.wantTimes("c1", "live", durations(10000, 20000))
 	})
 
 	t.Run("Manager/an adopted container does not wait its initial delay again", func(t *testing.T) {
@@ -32,23 +40,23 @@ func TestProbeManagerTiming(t *testing.T) {
 		h.wantTimes("c1", "ready", durations(8000))
 	})
 
-	t.Run("Manager/readiness re-probes 100 ms after each failure until it first succeeds, then every periodSeconds", func(t *testing.T) {
+	t.Run("Manager/readiness re-probes after each failure, 10 ms doubling to 100 ms, until it first succeeds, then every periodSeconds", func(t *testing.T) {
 		h := newProbeHarness(t, 4)
 		h.exec.set("c1", "ready", 1)
 		spec := &corev1.Container{ReadinessProbe: wordProbe("ready")}
 		h.m.add("web-0", "app", "c1", spec, probeTarget{}, probeEpoch, false)
 		h.wantState(false, true)
-		h.runFor(250 * time.Millisecond)
-		h.wantTimes("c1", "ready", durations(0, 100, 200))
+		h.runFor(350 * time.Millisecond)
+		h.wantTimes("c1", "ready", durations(0, 10, 20, 40, 80, 160, 260))
 		h.noUpdate()
 
 		h.exec.set("c1", "ready", 0)
 		h.runFor(100 * time.Millisecond)
-		h.wantUpdate(probeReadiness, true, 300*time.Millisecond)
+		h.wantUpdate(probeReadiness, true, 360*time.Millisecond)
 		h.wantState(true, true)
 
 		h.runFor(25 * time.Second)
-		h.wantTimes("c1", "ready", durations(0, 100, 200, 300, 10300, 20300))
+		h.wantTimes("c1", "ready", durations(0, 10, 20, 40, 80, 160, 260, 360, 10360, 20360))
 		h.noUpdate()
 	})
 
@@ -101,20 +109,20 @@ func TestProbeManagerStartup(t *testing.T) {
 		}
 		h.m.add("web-0", "app", "c1", spec, probeTarget{}, probeEpoch, false)
 		h.wantState(false, false)
-		h.runFor(250 * time.Millisecond)
-		h.wantTimes("c1", "start", durations(0, 100, 200))
+		h.runFor(350 * time.Millisecond)
+		h.wantTimes("c1", "start", durations(0, 10, 20, 40, 80, 160, 260))
 		h.wantTimes("c1", "ready", nil)
 		h.wantTimes("c1", "live", nil)
 
 		h.exec.set("c1", "start", 0)
 		h.runFor(100 * time.Millisecond)
-		h.wantUpdate(probeStartup, true, 300*time.Millisecond)
-		h.wantUpdate(probeReadiness, true, 300*time.Millisecond)
+		h.wantUpdate(probeStartup, true, 360*time.Millisecond)
+		h.wantUpdate(probeReadiness, true, 360*time.Millisecond)
 		h.wantState(true, true)
 		h.runFor(15 * time.Second)
-		h.wantTimes("c1", "start", durations(0, 100, 200, 300)) // on hold once passed
-		h.wantTimes("c1", "ready", durations(300, 10300))
-		h.wantTimes("c1", "live", durations(300, 10300))
+		h.wantTimes("c1", "start", durations(0, 10, 20, 40, 80, 160, 260, 360)) // on hold once passed
+		h.wantTimes("c1", "ready", durations(360, 10360))
+		h.wantTimes("c1", "live", durations(10360))
 	})
 
 	t.Run("Manager/without a readiness probe a container is Ready once its startup probe passes", func(t *testing.T) {
@@ -133,13 +141,16 @@ func TestProbeManagerStartup(t *testing.T) {
 		spec := &corev1.Container{StartupProbe: wordProbe("start", period(1), thresholds(1, 3)), LivenessProbe: wordProbe("live")}
 		h.m.add("web-0", "app", "c1", spec, probeTarget{}, probeEpoch, false)
 		h.runFor(5 * time.Second)
-		u := h.wantUpdate(probeStartup, false, 2*time.Second)
+		// Failures count once per period: at 0, at 1.06 s and at 2.06 s (the
+		// first fast-path attempts past each period).
+		u := h.wantUpdate(probeStartup, false, 2060*time.Millisecond)
 		if u.Outcome.Message != "start failed" || u.ContainerID != "c1" || u.Pod != "web-0" || u.Container != "app" {
 			t.Fatalf("update %+v", u)
 		}
 		h.noUpdate()
-		if n := len(h.exec.times("c1", "start")); n != 21 {
-			t.Fatalf("startup ran %d times in 2 s at 100 ms, want 21", n)
+		// 0, 10, 20, 40, 80, 160 ms, then every 100 ms to 2.06 s.
+		if n := len(h.exec.times("c1", "start")); n != 25 {
+			t.Fatalf("startup ran %d times in 2.06 s, want 25", n)
 		}
 		h.wantTimes("c1", "live", nil)
 		if n := h.clock.Pending(); n != 0 {
@@ -157,12 +168,12 @@ func TestProbeManagerLiveness(t *testing.T) {
 		h.runFor(0)
 		h.wantUpdate(probeReadiness, true, 0)
 		h.runFor(60 * time.Second)
-		u := h.wantUpdate(probeLiveness, false, 20*time.Second)
+		u := h.wantUpdate(probeLiveness, false, 30*time.Second)
 		if u.Outcome.Message != "live failed" {
 			t.Fatalf("outcome %+v", u.Outcome)
 		}
 		h.noUpdate()
-		h.wantTimes("c1", "live", durations(0, 10000, 20000))
+		h.wantTimes("c1", "live", durations(10000, 20000, 30000))
 		if ready, _, last := h.m.state("web-0", "app"); !ready || last.Message != "live failed" {
 			t.Fatalf("ready %v, last failure %+v", ready, last)
 		}
@@ -171,10 +182,10 @@ func TestProbeManagerLiveness(t *testing.T) {
 		h.exec.set("c2", "live", 1)
 		h.m.add("web-0", "app", "c2", spec, probeTarget{}, probeEpoch.Add(time.Minute), false)
 		h.wantState(false, true)
-		h.runFor(30 * time.Second)
+		h.runFor(40 * time.Second)
 		h.wantUpdate(probeReadiness, true, time.Minute)
-		h.wantUpdate(probeLiveness, false, time.Minute+20*time.Second)
-		h.wantTimes("c1", "live", durations(0, 10000, 20000))
+		h.wantUpdate(probeLiveness, false, time.Minute+30*time.Second)
+		h.wantTimes("c1", "live", durations(10000, 20000, 30000))
 	})
 
 	t.Run("Manager/terminating stops liveness and startup, not readiness", func(t *testing.T) {
@@ -217,32 +228,32 @@ func TestProbeManagerLifecycle(t *testing.T) {
 		if n := h.clock.Pending(); n != 1 {
 			t.Fatalf("%d timers, want 1", n)
 		}
-		h.runFor(15 * time.Second)
-		h.wantTimes("c1", "live", durations(0, 10000))
+		h.runFor(25 * time.Second)
+		h.wantTimes("c1", "live", durations(10000, 20000))
 	})
 
 	t.Run("Manager/a new container ID replaces the old probes", func(t *testing.T) {
 		h := newProbeHarness(t, 4)
 		spec := &corev1.Container{LivenessProbe: wordProbe("live")}
 		h.m.add("web-0", "app", "c1", spec, probeTarget{}, probeEpoch, false)
-		h.runFor(5 * time.Second)
-		h.m.add("web-0", "app", "c2", spec, probeTarget{}, probeEpoch.Add(5*time.Second), false)
-		h.runFor(10 * time.Second)
-		h.wantTimes("c1", "live", durations(0))
-		h.wantTimes("c2", "live", durations(5000, 15000))
+		h.runFor(12 * time.Second)
+		h.m.add("web-0", "app", "c2", spec, probeTarget{}, probeEpoch.Add(12*time.Second), false)
+		h.runFor(20 * time.Second)
+		h.wantTimes("c1", "live", durations(10000))
+		h.wantTimes("c2", "live", durations(22000, 32000))
 	})
 
 	t.Run("Manager/remove stops probing and drops the result in flight", func(t *testing.T) {
 		h := newProbeHarness(t, 4)
-		spec := &corev1.Container{ReadinessProbe: wordProbe("ready"), LivenessProbe: wordProbe("live")}
+		spec := &corev1.Container{ReadinessProbe: wordProbe("ready"), StartupProbe: wordProbe("live")}
 		h.m.add("web-0", "app", "c1", spec, probeTarget{}, probeEpoch, false)
 		h.m.add("web-1", "app", "c2", spec, probeTarget{}, probeEpoch, false)
 		gate, entered := make(chan struct{}), make(chan string, 4)
 		h.exec.mu.Lock()
 		h.exec.gate, h.exec.entered = gate, entered
 		h.exec.mu.Unlock()
-		h.clock.Advance(0) // the first attempts start and wait at the gate
-		for range 4 {
+		h.clock.Advance(0) // the first (startup) attempts start and wait at the gate
+		for range 2 {
 			select {
 			case <-entered:
 			case <-time.After(probeWait):
@@ -260,8 +271,8 @@ func TestProbeManagerLifecycle(t *testing.T) {
 		}
 		h.runFor(time.Minute)
 		if n := len(h.exec.times("c1", "ready")) + len(h.exec.times("c1", "live")) +
-			len(h.exec.times("c2", "ready")) + len(h.exec.times("c2", "live")); n != 4 {
-			t.Fatalf("%d attempts, want only the 4 first ones", n)
+			len(h.exec.times("c2", "ready")) + len(h.exec.times("c2", "live")); n != 2 {
+			t.Fatalf("%d attempts, want only the 2 first ones", n)
 		}
 	})
 
@@ -282,7 +293,7 @@ func TestProbeManagerLifecycle(t *testing.T) {
 			t.Fatalf("started: ready %v started %v last %+v", ready, started, last)
 		}
 		h.exec.set("c1", "ready", 0)
-		h.runFor(100 * time.Millisecond)
+		h.runFor(10 * time.Second) // ready; liveness runs a period after the start and fails
 		if ready, _, last := h.m.state("web-0", "app"); !ready || last.Message != "live failed" {
 			t.Fatalf("ready: ready %v last %+v", ready, last)
 		}
@@ -332,7 +343,7 @@ func TestProbeManagerResources(t *testing.T) {
 		h.exec.mu.Lock()
 		h.exec.gate = make(chan struct{})
 		h.exec.mu.Unlock()
-		h.clock.Advance(0) // all 200 attempts fall due at once
+		h.clock.Advance(0) // the readiness attempts fall due at once
 		if n := runtime.NumGoroutine(); n > base+workers {
 			t.Fatalf("%d goroutines for 200 due attempts, want at most %d", n, base+workers)
 		}
@@ -356,8 +367,8 @@ func TestProbeManagerResources(t *testing.T) {
 		if peak > workers || h.exec.peak > workers {
 			t.Fatalf("%d workers and %d attempts at once, want at most %d", peak, h.exec.peak, workers)
 		}
-		if n := len(h.exec.times("c42", "live")); n != 7 {
-			t.Fatalf("c42 liveness ran %d times in a minute, want 7", n)
+		if n := len(h.exec.times("c42", "live")); n != 6 { // at 10, 20, ... 60 s
+			t.Fatalf("c42 liveness ran %d times in a minute, want 6", n)
 		}
 		waitGoroutines(t, base) // idle: workers have exited
 	})

@@ -69,6 +69,13 @@ const (
 	// probeFastInterval is the pause between the end of an attempt and the
 	// start of the next one on the fast path, for a young container.
 	probeFastInterval = 100 * time.Millisecond
+	// probeFastFirst is the pause right after a container starts: most
+	// servers listen within milliseconds of their start, so the fast path
+	// begins at 10 ms and the pause then equals the container's age, which
+	// doubles it (10, 20, 40, 80 ms) up to probeFastInterval. An ordered
+	// start of many replicas then waits milliseconds, not a tenth of a
+	// second, per replica.
+	probeFastFirst = 10 * time.Millisecond
 	// probeFastAgeDivisor stretches the fast path's pause to the container's
 	// age divided by it (1%), once that is more than probeFastInterval.
 	probeFastAgeDivisor = 100
@@ -256,12 +263,14 @@ func (s probeState) next(startedAt, start, end time.Time) (at time.Time, ok bool
 }
 
 // probeFastPause is the pause after an attempt that ended at end on the fast
-// path of a container started at startedAt: probeFastInterval, or 1% of the
-// container's age when that is longer, never more than period.
+// path of a container started at startedAt: the container's age, between
+// probeFastFirst and probeFastInterval, or 1% of its age when that is
+// longer; never more than period.
 func probeFastPause(period time.Duration, startedAt, end time.Time) time.Duration {
-	pause := end.Sub(startedAt) / probeFastAgeDivisor
-	if pause < probeFastInterval {
-		pause = probeFastInterval
+	age := end.Sub(startedAt)
+	pause := min(max(age, probeFastFirst), probeFastInterval)
+	if slow := age / probeFastAgeDivisor; slow > pause {
+		pause = slow
 	}
 	if pause > period {
 		pause = period
@@ -273,20 +282,31 @@ func probeFastPause(period time.Duration, startedAt, end time.Time) time.Duratio
 // state s should start, for a container started at startedAt, when the
 // probe becomes runnable at now: when it is added, or, for a readiness or
 // liveness probe behind a startup probe, when the startup probe succeeds.
-// It is startedAt + initialDelay, or now when that has passed. key
-// identifies the probe (container ID and kind): a probe off the fast path
-// that becomes runnable more than one period after its initial delay ended
-// (typically a container the daemon adopted after a restart) starts at now
-// plus a spread in [0, period) derived from key, so that the probes of
-// adopted containers do not all fire at once and stay apart afterwards, as
-// the kubelet spreads its workers after a restart.
+//
+// A readiness or startup probe runs at startedAt + initialDelay, or now
+// when that has passed. A liveness probe also waits a period from now, as
+// the kubelet's liveness worker first finds the container running on its
+// first tick: a liveness probe that ran the instant its server starts
+// would kill containers that are merely slow to listen.
+//
+// key identifies the probe (container ID and kind): a probe off the fast
+// path that becomes runnable more than one period after its initial delay
+// ended (typically a container the daemon adopted after a restart) starts
+// at now plus a spread in [0, period) derived from key, so that the probes
+// of adopted containers do not all fire at once and stay apart afterwards,
+// as the kubelet spreads its workers after a restart.
 func probeFirstRun(s probeState, startedAt, now time.Time, key string) time.Time {
 	at := startedAt.Add(s.Timing.InitialDelay)
-	if !at.Before(now) {
-		return at
-	}
 	if !s.fastPath() && at.Add(s.Timing.Period).Before(now) {
 		return now.Add(probeSpread(key, s.Timing.Period))
+	}
+	if s.Kind == probeLiveness {
+		if first := now.Add(s.Timing.Period); at.Before(first) {
+			at = first
+		}
+	}
+	if !at.Before(now) {
+		return at
 	}
 	return now
 }

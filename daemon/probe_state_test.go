@@ -174,6 +174,8 @@ func TestProbeNextRun(t *testing.T) {
 	}{
 		{"Next/readiness that never succeeded runs 100 ms after the attempt ended", fresh(probeReadiness), 0, time.Second, time.Second + 700*ms, time.Second + 800*ms, true},
 		{"Next/startup that never succeeded runs 100 ms after the attempt ended", fresh(probeStartup), 0, time.Second, time.Second + 50*ms, time.Second + 150*ms, true},
+		{"Next/right after the start the fast path waits 10 ms", fresh(probeReadiness), 0, 0, 3 * ms, 13 * ms, true},
+		{"Next/then it waits the container's age, doubling", fresh(probeReadiness), 0, 30 * ms, 40 * ms, 80 * ms, true},
 		{"Next/the fast path stretches to 1% of the container's age", fresh(probeReadiness), 0, time.Minute, time.Minute, time.Minute + 600*ms, true},
 		{"Next/the fast path never waits more than the period", fresh(probeReadiness), 0, time.Hour, time.Hour, time.Hour + 10*time.Second, true},
 		{"Next/readiness that succeeded once runs a period after the attempt started", with(fresh(probeReadiness), func(s *probeState) { s.Succeeded = true }), 0, time.Second, time.Second + 700*ms, 11 * time.Second, true},
@@ -203,11 +205,14 @@ func TestProbeFirstRun(t *testing.T) {
 		now     time.Duration
 		want    time.Duration
 	}{
-		{"FirstRun/a new container's probe waits initialDelaySeconds from its start", liveness, 0, 0, 5 * time.Second},
+		{"FirstRun/a new container's readiness probe waits initialDelaySeconds from its start", readiness, 0, 0, 5 * time.Second},
+		{"FirstRun/a new container's liveness probe waits a period, as the kubelet's first tick", liveness, 0, 0, 10 * time.Second},
+		{"FirstRun/a liveness probe waits initialDelaySeconds when that is longer", newProbeState(probeLiveness, probeTimingOf(&corev1.Probe{InitialDelaySeconds: 30, PeriodSeconds: 10}), false), 0, 0, 30 * time.Second},
+		{"FirstRun/a liveness probe released by its startup probe waits a period", liveness, 0, 8 * time.Second, 18 * time.Second},
 		{"FirstRun/a probe released after its initial delay runs at once", readiness, 0, 8 * time.Second, 8 * time.Second},
 		{"FirstRun/a fast-path probe of an adopted container runs at once", readiness, 0, time.Hour, time.Hour},
 		{"FirstRun/a periodic probe of an adopted container is spread within a period", liveness, 0, time.Hour, time.Hour + spread},
-		{"FirstRun/within one period after the initial delay there is no spread", liveness, 0, 14 * time.Second, 14 * time.Second},
+		{"FirstRun/within one period after the initial delay there is no spread", readiness, 0, 14 * time.Second, 14 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := probeFirstRun(tc.state, at(tc.started), at(tc.now), "c1/liveness"); !got.Equal(at(tc.want)) {
