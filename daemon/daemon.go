@@ -156,6 +156,11 @@ func Run(ctx context.Context, cfg configs.DaemonConfig, log *slog.Logger, opts .
 	if o.ready != nil {
 		o.ready()
 	}
+	// Give back the code pages start-up touched, now and once more when
+	// the work that follows a start (adopting every pod) has settled.
+	releaseStartupCode()
+	settled := d.clock.AfterFunc(30*time.Second, releaseStartupCode)
+	defer settled.Stop()
 
 	var runErr error
 	select {

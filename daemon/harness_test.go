@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,10 +29,6 @@ import (
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
-
-// daemonSeq numbers the daemons of this test binary: each gets its own
-// bridge, subnet and containerd namespace.
-var daemonSeq atomic.Int32
 
 // harness is one real daemon, run in-process against the private
 // containerd, real CNI plugins and its own bridge, with a client.
@@ -54,7 +49,7 @@ func startDaemon(t *testing.T) *harness {
 	testenv.RequireBinary(t, "iptables", "iptables")
 	address := testenv.Containerd(t)
 	image := testenv.BusyboxImage(t)
-	n := daemonSeq.Add(1) + 10*int32(os.Getpid()%20)
+	n := testenv.FreeNetwork(t, "slit", 1, 250)
 	dir := t.TempDir()
 	cfg := configs.DefaultDaemonConfig()
 	cfg.DataDir = filepath.Join(dir, "data")

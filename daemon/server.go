@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -48,6 +49,9 @@ func (d *Daemon) routes() http.Handler {
 	mux.HandleFunc("GET /v1/services", d.handleListServices)
 	mux.HandleFunc("GET /v1/events", d.handleListEvents)
 
+	// Profiles for operators, on the same root-only socket: no port.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("GET /v1/images", d.handleListImages)
 	mux.HandleFunc("POST /v1/images/import", d.handleImportImages)
 	mux.HandleFunc("POST /v1/images/pull", d.handlePullImage)

@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -48,11 +47,9 @@ func TestMain(m *testing.M) {
 	testenv.Main(m)
 }
 
-var seq atomic.Int32
-
 // env is one daemon process with its directories and network.
 type env struct {
-	t          *testing.T
+	t          testing.TB
 	dir        string
 	socket     string
 	namespace  string
@@ -64,10 +61,10 @@ type env struct {
 	client     *api.Client
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	testenv.RequireBinary(t, "iptables", "iptables")
-	n := seq.Add(1) + 20*int32(os.Getpid()%10)
+	n := testenv.FreeNetwork(t, "sle2e", 1, 250)
 	dir := t.TempDir()
 	e := &env{
 		t: t, dir: dir,

@@ -40,7 +40,7 @@ wait_for() {
 CONTAINERD_SOCK=/run/containerd/containerd.sock
 if ! ctr --address "$CONTAINERD_SOCK" version >/dev/null 2>&1; then
 	echo "demo: starting containerd (log: /var/log/setlet-demo-containerd.log)"
-	nohup containerd >/var/log/setlet-demo-containerd.log 2>&1 &
+	setsid nohup containerd >/var/log/setlet-demo-containerd.log 2>&1 </dev/null &
 	wait_for containerd /var/log/setlet-demo-containerd.log ctr --address "$CONTAINERD_SOCK" version
 fi
 
@@ -51,15 +51,27 @@ go run ./tools/mkimage -o bin/busybox.tar
 SETLET_SOCK=/run/setlet/setlet.sock
 if ! bin/setlet --socket "$SETLET_SOCK" version >/dev/null 2>&1; then
 	echo "demo: starting the daemon (log: /var/log/setlet-demo.log)"
-	nohup bin/setlet daemon --socket "$SETLET_SOCK" >/var/log/setlet-demo.log 2>&1 &
+	# A session of its own: the daemon outlives this script and make.
+	setsid nohup bin/setlet daemon --socket "$SETLET_SOCK" >/var/log/setlet-demo.log 2>&1 </dev/null &
 	wait_for "the setlet daemon" /var/log/setlet-demo.log bin/setlet --socket "$SETLET_SOCK" version
 fi
 
 bin/setlet image import bin/busybox.tar
 bin/setlet apply -f configs/examples/web.yaml
 echo "demo: watching the pods start in order (ctrl-C to stop watching)"
-# Stop once the three replicas are Running 1/1.
-bin/setlet get pods -w | awk '{ print; fflush() } $2 == "1/1" && $3 == "Running" { ready[$1] = 1; if (length(ready) == 3) exit }' || true
+# Show the watch until the three replicas are Running 1/1, then stop it.
+# (A plain read loop: Debian's mawk would hold the lines back in its buffer.)
+coproc WATCH { exec bin/setlet get pods -w; }
+declare -A ready=()
+while IFS= read -r line <&"${WATCH[0]}"; do
+	echo "$line"
+	read -r name readiness status _ <<<"$line"
+	if [[ $readiness == 1/1 && $status == Running ]]; then
+		ready[$name]=1
+	fi
+	((${#ready[@]} < 3)) || break
+done
+kill "$WATCH_PID" 2>/dev/null || true
 cat <<'NEXT'
 
 demo: web-0, web-1 and web-2 are Ready. Try:

@@ -11,6 +11,7 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -23,6 +24,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/containerd"
+	"github.com/containerd/containerd/namespaces"
+	"github.com/containerd/errdefs"
 	"golang.org/x/sys/unix"
 
 	"github.com/setlet/setlet/internal/busybox"
@@ -38,6 +42,7 @@ type env struct {
 	startErr   error
 	image      string // path of the busybox image archive
 	imageErr   error
+	reserved   map[string]bool // network names FreeNetwork handed out
 }
 
 // shared is the one env of this test binary. Test binaries are processes
@@ -162,6 +167,11 @@ func (e *env) stop() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.containerd != nil {
+		// A test that failed halfway may have left containers: their
+		// shims would outlive containerd. Kill and delete them first.
+		if err := removeAllContainers(e.address); err != nil {
+			fmt.Fprintf(os.Stderr, "testenv: removing leftover containers: %v\n", err)
+		}
 		_ = e.containerd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-e.exited:
@@ -220,4 +230,79 @@ func BusyboxImage(t testing.TB) string {
 		t.Fatalf("building the busybox image: %v", shared.imageErr)
 	}
 	return shared.image
+}
+
+// removeAllContainers kills and deletes every task, container and snapshot
+// of every namespace of the containerd at address.
+func removeAllContainers(address string) error {
+	c, err := containerd.New(address, containerd.WithTimeout(5*time.Second))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	nss, err := c.NamespaceService().List(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, ns := range nss {
+		nctx := namespaces.WithNamespace(ctx, ns)
+		ctrs, err := c.Containers(nctx)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, ctr := range ctrs {
+			if task, err := ctr.Task(nctx, nil); err == nil {
+				if _, err := task.Delete(nctx, containerd.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+					errs = append(errs, err)
+				}
+			}
+			if err := ctr.Delete(nctx, containerd.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// FreeNetwork reserves, for the rest of this test binary, the first number
+// n from start on that no other test of the binary holds and for which no
+// network interface named prefix+n exists and no iptables rule names the
+// CNI network "setlet-"+prefix+n: a bridge and subnet number no earlier
+// test run left anything on, so that a leftover is never blamed on the test
+// that happens to reuse its number. It is safe for parallel tests.
+func FreeNetwork(t testing.TB, prefix string, start, limit int) int {
+	t.Helper()
+	rules := ""
+	for _, table := range []string{"nat", "filter"} {
+		out, err := exec.Command("iptables", "-w", "-t", table, "-S").Output()
+		if err != nil {
+			t.Fatalf("iptables -t %s -S: %v", table, err)
+		}
+		rules += string(out)
+	}
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.reserved == nil {
+		shared.reserved = map[string]bool{}
+	}
+	for n := start; n < limit; n++ {
+		name := fmt.Sprintf("%s%d", prefix, n)
+		if shared.reserved[name] {
+			continue
+		}
+		if _, err := net.InterfaceByName(name); err == nil {
+			continue
+		}
+		if strings.Contains(rules, `"setlet-`+name+`\"`) {
+			continue
+		}
+		shared.reserved[name] = true
+		return n
+	}
+	t.Fatalf("no free test network %s%d..%s%d: earlier runs left them all behind", prefix, start, prefix, limit-1)
+	return 0
 }

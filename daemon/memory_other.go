@@ -1,0 +1,6 @@
+//go:build !linux
+
+package daemon
+
+// releaseStartupCode does nothing off Linux.
+func releaseStartupCode() {}
