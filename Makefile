@@ -32,14 +32,18 @@ lint:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
-# bench runs the Go benchmarks; BENCHMARKS.md says how each figure was made.
+# bench runs the Go benchmarks (the end-to-end ones need root), then the
+# DNS server against dnsmasq with dnsperf (tools/dnsbench.sh; needs dnsperf
+# and dnsmasq-base); BENCHMARKS.md says how each figure was made.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./...
+	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) -timeout 60m ./...
+	./tools/dnsbench.sh -rounds 5 -time 10s
 
 # fuzz runs each fuzz target for FUZZTIME (the seed corpus also runs in `make test`).
 FUZZTIME ?= 60s
 fuzz:
 	$(GO) test ./configs -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./dns -run '^$$' -fuzz '^FuzzHandle$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
 # demo runs the seed articles' StatefulSet on this host (as root): see tools/demo.sh.
 demo:

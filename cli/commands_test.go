@@ -272,8 +272,10 @@ docker.io/library/nginx:1.22.1   sha256:fedcba987654   57.0 MiB   <unknown>
 func TestVersionLines(t *testing.T) {
 	var out bytes.Buffer
 	printVersion(&out, versionOutput{ClientVersion: "v0.1.0", Daemon: &api.VersionInfo{
-		Version: "v0.1.0", Containerd: "1.7.24", Namespace: "setlet", Network: "setlet0 10.88.0.0/16"}})
-	want := "Client Version: v0.1.0\nDaemon Version: v0.1.0\ncontainerd Version: 1.7.24\ncontainerd Namespace: setlet\nNetwork: setlet0 10.88.0.0/16\n"
+		Version: "v0.1.0", Containerd: "1.7.24", Namespace: "setlet", Network: "setlet0 10.88.0.0/16",
+		DNS: []string{"10.88.0.1:53", "127.0.0.1:1053"}}})
+	want := "Client Version: v0.1.0\nDaemon Version: v0.1.0\ncontainerd Version: 1.7.24\ncontainerd Namespace: setlet\nNetwork: setlet0 10.88.0.0/16\n" +
+		"DNS: 10.88.0.1:53, 127.0.0.1:1053\n"
 	if out.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", out.String(), want)
 	}

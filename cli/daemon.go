@@ -41,6 +41,10 @@ func daemonCommand() *cli.Command {
 			&cli.StringFlag{Name: "subnet", Usage: "pod `CIDR` of the default CNI network", Value: def.Subnet},
 			&cli.StringSliceFlag{Name: "cni-bin-dir", Usage: "`DIR` searched for CNI plugins (repeatable, in order)", Value: cli.NewStringSlice(def.CNIBinDirs...)},
 			&cli.StringFlag{Name: "cni-conf-dir", Usage: "`DIR` whose first *.conflist replaces the default network", Value: def.CNIConfDir},
+			&cli.StringFlag{Name: "cluster-domain", Usage: "DNS `ZONE` of the pod names (<pod>.<service>.ZONE); the Kubernetes names under svc.cluster.local are served too", Value: def.ClusterDomain},
+			&cli.StringSliceFlag{Name: "dns-listen", Usage: "extra `ADDR:PORT` for the DNS server besides the bridge gateway's port 53 (repeatable), e.g. 127.0.0.1:1053"},
+			&cli.StringSliceFlag{Name: "dns-upstream", Usage: "resolver `ADDR[:PORT]` for names outside the zones (repeatable; default: the host's resolv.conf; none: forwarding off)"},
+			&cli.DurationFlag{Name: "dns-ttl", Usage: "TTL of the DNS records", Value: def.DNSTTL.Duration},
 			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", Value: "info"},
 		},
 		Action: func(c *cli.Context) error {
@@ -58,7 +62,7 @@ func daemonCommand() *cli.Command {
 					}{
 						{"data-dir", &cfg.DataDir}, {"run-dir", &cfg.RunDir}, {"containerd", &cfg.Containerd},
 						{"containerd-namespace", &cfg.ContainerdNamespace}, {"bridge", &cfg.Bridge},
-						{"subnet", &cfg.Subnet}, {"cni-conf-dir", &cfg.CNIConfDir},
+						{"subnet", &cfg.Subnet}, {"cni-conf-dir", &cfg.CNIConfDir}, {"cluster-domain", &cfg.ClusterDomain},
 					} {
 						if c.IsSet(f.name) {
 							*f.dst = c.String(f.name)
@@ -66,6 +70,15 @@ func daemonCommand() *cli.Command {
 					}
 					if c.IsSet("cni-bin-dir") {
 						cfg.CNIBinDirs = c.StringSlice("cni-bin-dir")
+					}
+					if c.IsSet("dns-listen") {
+						cfg.DNSListen = c.StringSlice("dns-listen")
+					}
+					if c.IsSet("dns-upstream") {
+						cfg.DNSUpstreams = c.StringSlice("dns-upstream")
+					}
+					if c.IsSet("dns-ttl") {
+						cfg.DNSTTL = configs.Duration{Duration: c.Duration("dns-ttl")}
 					}
 					if c.IsSet("socket") {
 						cfg.Socket = c.String("socket")

@@ -98,7 +98,7 @@ func describeRaw(w io.Writer, resource string, raw api.RawDescribe, now time.Tim
 		if err := json.Unmarshal(raw.Object, &pod); err != nil {
 			return fmt.Errorf("decoding the pod: %w", err)
 		}
-		return describePod(w, &pod, events, raw.Waiting, now)
+		return describePod(w, &pod, events, raw.Waiting, raw.DNSNames, now)
 	}
 	var set appsv1.StatefulSet
 	if err := json.Unmarshal(raw.Object, &set); err != nil {

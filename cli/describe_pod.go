@@ -16,8 +16,9 @@ import (
 )
 
 // describePod prints a pod as kubectl describe pod does, with the reason
-// it is not Ready (when it is not) near the top.
-func describePod(out io.Writer, pod *corev1.Pod, events []corev1.Event, waiting string, now time.Time) error {
+// it is not Ready (when it is not) near the top and, after its IPs, the DNS
+// names that resolve to it.
+func describePod(out io.Writer, pod *corev1.Pod, events []corev1.Event, waiting string, dnsNames []string, now time.Time) error {
 	tw := tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)
 	w := &prefixWriter{tw}
 	w.write(0, "Name:\t%s\n", pod.Name)
@@ -63,6 +64,14 @@ func describePod(out io.Writer, pod *corev1.Pod, events []corev1.Event, waiting 
 		for _, ip := range pod.Status.PodIPs {
 			w.write(1, "IP:\t%s\n", ip.IP)
 		}
+	}
+	// One name a line, aligned as kubectl aligns labels.
+	for i, n := range dnsNames {
+		label := ""
+		if i == 0 {
+			label = "DNS Names:"
+		}
+		w.write(0, "%s\t%s\n", label, n)
 	}
 	if ref := metav1.GetControllerOf(pod); ref != nil {
 		w.write(0, "Controlled By:\t%s/%s\n", ref.Kind, ref.Name)

@@ -36,19 +36,20 @@ func TestDescribePod(t *testing.T) {
 		pods[p.Name] = p
 	}
 	tests := []struct {
-		pod     string
-		waiting string
-		events  []corev1.Event
+		pod      string
+		waiting  string
+		dnsNames []string
+		events   []corev1.Event
 	}{
-		{"web-1", "not Ready: readiness probe failed: HTTP 503", testEvents()[2:]},
-		{"crash-0", "", nil},
-		{"leaving-0", "", nil},
-		{"init-0", "", nil},
+		{"web-1", "not Ready: readiness probe failed: HTTP 503", []string{"web-1.nginx.set.local", "web-1.nginx.default.svc.cluster.local"}, testEvents()[2:]},
+		{"crash-0", "", nil, nil},
+		{"leaving-0", "", nil, nil},
+		{"init-0", "", nil, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.pod, func(t *testing.T) {
 			var b bytes.Buffer
-			if err := describePod(&b, pods[tt.pod], tt.events, tt.waiting, testNow); err != nil {
+			if err := describePod(&b, pods[tt.pod], tt.events, tt.waiting, tt.dnsNames, testNow); err != nil {
 				t.Fatal(err)
 			}
 			golden(t, "describe-pod-"+tt.pod, b.String())

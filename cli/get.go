@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -48,19 +49,30 @@ var _ getClient = (*api.Client)(nil)
 func getCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "get",
-		Usage:     "list sets, pods, volumes, services or events, as kubectl get does",
-		ArgsUsage: "sets|pods|volumes|services|events [NAME...]",
+		Usage:     "list sets, pods, volumes, services or events, as kubectl get does, or the DNS records",
+		ArgsUsage: "sets|pods|volumes|services|events [NAME...] | dns [NAME]",
 		Description: "Prints a table like kubectl's; -o wide adds columns, -o json and -o yaml print the\n" +
 			"Kubernetes objects (a v1 List, or the object alone for one NAME), -o name prints TYPE/NAME.\n" +
 			"-w prints the table, then one row for every change until interrupted.\n" +
 			"Types: sets (set, statefulsets, sts), pods (pod, po), volumes (volume, pvc, pvcs),\n" +
-			"services (service, svc), events (event, ev); TYPE/NAME works too (sts/web).",
+			"services (service, svc), events (event, ev); TYPE/NAME works too (sts/web).\n" +
+			"get dns lists the records the DNS server answers with; NAME selects those of a pod, a\n" +
+			"service or an owner name.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `FORMAT`: wide, json, yaml or name"},
 			&cli.BoolFlag{Name: "watch", Aliases: []string{"w"}, Usage: "after listing, print every change until interrupted"},
 			&cli.BoolFlag{Name: "all-namespaces", Aliases: []string{"A"}, Usage: "list the objects of every namespace"},
 		},
 		Action: func(c *cli.Context) error {
+			if args := c.Args().Slice(); len(args) > 0 && strings.EqualFold(args[0], "dns") {
+				if len(args) > 2 {
+					return fmt.Errorf("get dns takes at most one NAME, got %d", len(args)-1)
+				}
+				if c.Bool("watch") {
+					return errors.New("get dns -w: DNS records cannot be watched; use get pods -w")
+				}
+				return runGetDNS(c.Context, clientOf(c), c.Args().Get(1), c.String("output"), c.App.Writer)
+			}
 			res, names, err := resourceArgs("get", c.Args().Slice())
 			if err != nil {
 				return err

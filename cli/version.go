@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 	"sigs.k8s.io/yaml"
@@ -88,4 +89,5 @@ func printVersion(w io.Writer, v versionOutput) {
 	fmt.Fprintf(w, "containerd Version: %s\n", orNone(v.Daemon.Containerd))
 	fmt.Fprintf(w, "containerd Namespace: %s\n", orNone(v.Daemon.Namespace))
 	fmt.Fprintf(w, "Network: %s\n", orNone(v.Daemon.Network))
+	fmt.Fprintf(w, "DNS: %s\n", orNone(strings.Join(v.Daemon.DNS, ", ")))
 }

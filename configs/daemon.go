@@ -2,13 +2,17 @@ package configs
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 )
 
@@ -43,7 +47,45 @@ type DaemonConfig struct {
 	// CNIConfDir may hold a user's conflist that replaces the default
 	// network (--cni-conf-dir).
 	CNIConfDir string `json:"cniConfDir,omitempty"`
+
+	// ClusterDomain is the zone of setlet's own DNS names,
+	// <pod>.<service>.<zone> (--cluster-domain). The Kubernetes names
+	// <pod>.<service>.<namespace>.svc.cluster.local are served as well.
+	ClusterDomain string `json:"clusterDomain,omitempty"`
+	// DNSListen are extra ADDR:PORT the DNS server listens on, UDP and TCP,
+	// besides the bridge gateway's port 53 (--dns-listen, repeatable; none
+	// by default), e.g. 127.0.0.1:1053 for the host.
+	DNSListen []string `json:"dnsListen,omitempty"`
+	// DNSUpstreams receive the queries for names outside setlet's zones
+	// (--dns-upstream, repeatable, ADDR[:PORT]); by default the host's
+	// resolv.conf nameservers. The single value "none" turns forwarding off
+	// (such queries are REFUSED).
+	DNSUpstreams []string `json:"dnsUpstreams,omitempty"`
+	// DNSTTL is the TTL of every record the DNS server answers with
+	// (--dns-ttl), e.g. "5s".
+	DNSTTL Duration `json:"dnsTTL,omitempty"`
 }
+
+// Duration is a time.Duration written as a Go duration string ("5s") in
+// the config file.
+type Duration struct{ time.Duration }
+
+// UnmarshalJSON reads a duration string such as "5s" or "1m".
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("a duration must be a string such as \"5s\"")
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("duration %q: %w", s, err)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
 
 // DefaultDaemonConfig returns the configuration DESIGN.md gives as default.
 func DefaultDaemonConfig() DaemonConfig {
@@ -56,6 +98,8 @@ func DefaultDaemonConfig() DaemonConfig {
 		Subnet:              "10.88.0.0/16",
 		CNIBinDirs:          []string{"/usr/lib/cni", "/opt/cni/bin"},
 		CNIConfDir:          "/etc/setlet/cni",
+		ClusterDomain:       "set.local",
+		DNSTTL:              Duration{5 * time.Second},
 	}
 }
 
@@ -119,6 +163,29 @@ func (c DaemonConfig) Validate() error {
 	}
 	if len(c.Bridge) == 0 || len(c.Bridge) > 15 || strings.ContainsAny(c.Bridge, "/ \t\n:") {
 		errs = append(errs, fmt.Errorf("bridge: %q must be a network interface name of 1 to 15 characters", c.Bridge))
+	}
+	if c.ClusterDomain == "" {
+		errs = append(errs, errors.New("clusterDomain: required"))
+	} else if msgs := validation.IsDNS1123Subdomain(strings.TrimSuffix(c.ClusterDomain, ".")); len(msgs) > 0 {
+		errs = append(errs, fmt.Errorf("clusterDomain: %q %s", c.ClusterDomain, strings.Join(msgs, "; ")))
+	}
+	for _, a := range c.DNSListen {
+		if _, err := netip.ParseAddrPort(a); err != nil {
+			errs = append(errs, fmt.Errorf("dnsListen: %q must be an IP address and port such as 127.0.0.1:1053", a))
+		}
+	}
+	for _, u := range c.DNSUpstreams {
+		if u == "none" && len(c.DNSUpstreams) == 1 {
+			continue
+		}
+		if _, err := netip.ParseAddrPort(u); err != nil {
+			if _, err := netip.ParseAddr(u); err != nil {
+				errs = append(errs, fmt.Errorf("dnsUpstreams: %q must be an IP address with an optional port, or the single value none", u))
+			}
+		}
+	}
+	if c.DNSTTL.Duration < time.Second || c.DNSTTL.Duration%time.Second != 0 {
+		errs = append(errs, fmt.Errorf("dnsTTL: %q must be a whole number of seconds, at least 1s", c.DNSTTL.String()))
 	}
 	if ip, n, err := net.ParseCIDR(c.Subnet); err != nil || ip.To4() == nil {
 		errs = append(errs, fmt.Errorf("subnet: %q must be an IPv4 CIDR such as 10.88.0.0/16", c.Subnet))

@@ -39,6 +39,22 @@ func TestDaemonConfig(t *testing.T) {
 		{"unknown keys are refused", "dataDirectory: /x\n", nil, `unknown field "dataDirectory"`},
 		{"bad values are all reported", "dataDir: relative\nbridge: a-very-long-bridge-name\nsubnet: 10.0.0.0/31\n", nil,
 			"dataDir: \"relative\" must be an absolute path\nbridge: \"a-very-long-bridge-name\" must be a network interface name of 1 to 15 characters\nsubnet: \"10.0.0.0/31\" leaves no room for pods: use /30 or larger"},
+		{"DNS settings", "clusterDomain: edge.lan\ndnsListen: [127.0.0.1:1053]\ndnsUpstreams: [192.0.2.1, 192.0.2.2:5353]\ndnsTTL: 30s\n", func(t *testing.T, c configs.DaemonConfig) {
+			if c.ClusterDomain != "edge.lan" || len(c.DNSListen) != 1 || len(c.DNSUpstreams) != 2 || c.DNSTTL.Seconds() != 30 {
+				t.Errorf("config = %+v", c)
+			}
+		}, ""},
+		{"DNS defaults", "", func(t *testing.T, c configs.DaemonConfig) {
+			if c.ClusterDomain != "set.local" || len(c.DNSListen) != 0 || len(c.DNSUpstreams) != 0 || c.DNSTTL.Seconds() != 5 {
+				t.Errorf("config = %+v", c)
+			}
+		}, ""},
+		{"bad DNS settings are all reported", "clusterDomain: Not_A.Domain\ndnsListen: [localhost:53]\ndnsUpstreams: [none, 192.0.2.1]\ndnsTTL: 1500ms\n", nil,
+			"clusterDomain: \"Not_A.Domain\" a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')\n" +
+				"dnsListen: \"localhost:53\" must be an IP address and port such as 127.0.0.1:1053\n" +
+				"dnsUpstreams: \"none\" must be an IP address with an optional port, or the single value none\n" +
+				"dnsTTL: \"1.5s\" must be a whole number of seconds, at least 1s"},
+		{"a DNS TTL is a duration string", "dnsTTL: 5\n", nil, `a duration must be a string such as "5s"`},
 		{"subnets are IPv4", "subnet: fd00::/64\n", nil, `subnet: "fd00::/64" must be an IPv4 CIDR such as 10.88.0.0/16`},
 	}
 	for _, tt := range tests {

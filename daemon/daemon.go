@@ -9,16 +9,28 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/setlet/setlet/configs"
 	"github.com/setlet/setlet/daemon/api"
+	"github.com/setlet/setlet/dns"
 	"github.com/setlet/setlet/network"
 	"github.com/setlet/setlet/runtime"
 	"github.com/setlet/setlet/storage"
 )
+
+// kubernetesClusterDomain is the domain of the Kubernetes names the DNS
+// server also serves (<pod>.<service>.<ns>.svc.cluster.local), kubelet's
+// default, so that software written for a cluster finds its peers.
+const kubernetesClusterDomain = "cluster.local"
+
+// hostResolvConf is the host's resolver configuration: the upstreams of
+// the DNS server and the resolvers of dnsPolicy Default pods.
+const hostResolvConf = "/etc/resolv.conf"
 
 // Version is the daemon's version, set at build time like cli.Version.
 var Version = "dev"
@@ -48,6 +60,7 @@ type Daemon struct {
 	controller *controller
 	kubelet    *kubelet
 	probes     *probeManager
+	dns        *dns.Server
 
 	ctx  context.Context
 	done chan struct{}
@@ -120,14 +133,44 @@ func Run(ctx context.Context, cfg configs.DaemonConfig, log *slog.Logger, opts .
 		hub: newHub(), done: make(chan struct{}),
 	}
 	d.events = &recorder{store: store, clock: d.clock, hub: d.hub, log: log}
+
+	// The DNS server: on the bridge gateway's port 53 for the pods, and on
+	// each --dns-listen address.
+	dnsAddrs := slices.Clone(cfg.DNSListen)
+	var dnsServer string
+	if gw, ok := netip.AddrFromSlice(pnet.Gateway()); ok {
+		dnsServer = gw.Unmap().String()
+		dnsAddrs = append([]string{netip.AddrPortFrom(gw.Unmap(), 53).String()}, dnsAddrs...)
+	}
+	var own []netip.Addr
+	for _, a := range dnsAddrs {
+		if ap, err := netip.ParseAddrPort(a); err == nil {
+			own = append(own, ap.Addr())
+		}
+	}
+	subnet, _ := netip.ParsePrefix(cfg.Subnet)
+	dnsLog := log.With("component", "dns")
+	d.dns = dns.NewServer(dns.Config{
+		Zone: cfg.ClusterDomain, ClusterDomain: kubernetesClusterDomain, TTL: cfg.DNSTTL.Duration,
+		Upstreams:  dnsUpstreams(cfg, hostResolvConf, own),
+		MayForward: mayForward(subnet.Masked()),
+		Logf:       func(format string, args ...any) { dnsLog.Warn(fmt.Sprintf(format, args...)) },
+	})
+	defer d.dns.Close()
+
 	d.kubelet = newKubelet(kubeletConfig{
-		RunDir: cfg.RunDir, DataDir: cfg.DataDir, ClusterDomain: "cluster.local", Zone: "set.local",
-		HostResolvConf: "/etc/resolv.conf", Workers: 8,
+		RunDir: cfg.RunDir, DataDir: cfg.DataDir, ClusterDomain: kubernetesClusterDomain, Zone: cfg.ClusterDomain,
+		HostResolvConf: hostResolvConf, DNSServer: dnsServer, Workers: 8,
 	}, store, d.clock, log.With("component", "kubelet"), d.events, d.hub, rt, rt, rt, pnet)
 	d.probes = newProbeManager(d.clock, probeExec{rt}, d.kubelet.onProbe, 8)
 	d.kubelet.probes = d.probes
 	d.controller = newController(store, d.clock, log.With("component", "controller"), d.events, d.hub, d.kubelet)
 	d.kubelet.sets = d.controller
+
+	// DNS records follow the state: the hook is in place before anything
+	// is published, and the full sync after recovery covers what was.
+	records := newDNSSync(store, d.dns, d.events, dnsLog)
+	d.hub.hook(records.onChange)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -135,6 +178,14 @@ func Run(ctx context.Context, cfg configs.DaemonConfig, log *slog.Logger, opts .
 
 	if err := d.recoverState(ctx); err != nil {
 		return fmt.Errorf("recovering state: %w", err)
+	}
+	if err := records.resync(); err != nil {
+		return fmt.Errorf("loading DNS records: %w", err)
+	}
+	for _, a := range dnsAddrs {
+		if err := d.dns.ListenAndServe(ctx, a); err != nil {
+			return fmt.Errorf("DNS server on %s: %w", a, err)
+		}
 	}
 
 	l, err := listen(cfg.Socket)
@@ -152,7 +203,7 @@ func Run(ctx context.Context, cfg configs.DaemonConfig, log *slog.Logger, opts .
 		go d.controller.run(ctx)
 		d.kubelet.run(ctx)
 	}()
-	log.Info("setlet daemon ready", "socket", cfg.Socket, "containerd", cfg.Containerd, "network", pnet.NetworkName(), "version", Version)
+	log.Info("setlet daemon ready", "socket", cfg.Socket, "dns", d.dns.Addrs(), "containerd", cfg.Containerd, "network", pnet.NetworkName(), "version", Version)
 	if o.ready != nil {
 		o.ready()
 	}
@@ -186,6 +237,9 @@ func Run(ctx context.Context, cfg configs.DaemonConfig, log *slog.Logger, opts .
 // versionInfo answers GET /v1/version.
 func (d *Daemon) versionInfo(ctx context.Context) api.VersionInfo {
 	v := api.VersionInfo{Version: Version, Namespace: d.cfg.ContainerdNamespace, Network: d.net.NetworkName()}
+	for _, a := range d.dns.Addrs() {
+		v.DNS = append(v.DNS, a.String())
+	}
 	if cv, err := d.rt.Version(ctx); err == nil {
 		v.Containerd = cv
 	}

@@ -44,7 +44,11 @@ type harness struct {
 // startDaemon starts a daemon for t, imports the busybox image into it and
 // registers its cleanup: every set deleted and every pod gone, the daemon
 // stopped, then no container, snapshot, network namespace or IP left.
-func startDaemon(t *testing.T) *harness {
+func startDaemon(t *testing.T) *harness { t.Helper(); return startDaemonWith(t, nil) }
+
+// startDaemonWith is startDaemon with the configuration changed by tweak
+// (when not nil) before the daemon starts.
+func startDaemonWith(t *testing.T, tweak func(*configs.DaemonConfig)) *harness {
 	t.Helper()
 	testenv.RequireBinary(t, "iptables", "iptables")
 	address := testenv.Containerd(t)
@@ -60,6 +64,10 @@ func startDaemon(t *testing.T) *harness {
 	cfg.Bridge = fmt.Sprintf("slit%d", n)
 	cfg.Subnet = fmt.Sprintf("10.233.%d.0/24", n)
 	cfg.CNIConfDir = filepath.Join(dir, "cni")
+	cfg.DNSUpstreams = []string{"none"} // tests never query the machine's resolvers
+	if tweak != nil {
+		tweak(&cfg)
+	}
 	cfg.Complete()
 
 	h := &harness{t: t, cfg: cfg, client: api.NewClient(cfg.Socket), done: make(chan error, 1), log: &syncBuffer{}}

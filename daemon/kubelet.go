@@ -32,6 +32,7 @@ type kubeletConfig struct {
 	ClusterDomain  string // "cluster.local"
 	Zone           string // "set.local"
 	HostResolvConf string // "/etc/resolv.conf"
+	DNSServer      string // the daemon's DNS server for pods (the bridge gateway); empty: the host's resolvers
 	Workers        int
 }
 

@@ -94,7 +94,7 @@ func (k *kubelet) writePodFiles(pod *corev1.Pod, podIP string) error {
 		data []byte
 	}{
 		{"hosts", hostsFile(pod, podIP, k.cfg.ClusterDomain, k.cfg.Zone)},
-		{"resolv.conf", podResolvConf(pod, parseResolvConf(host))},
+		{"resolv.conf", podResolvConf(pod, parseResolvConf(host), clusterDNS{Server: k.cfg.DNSServer, Zone: k.cfg.Zone, ClusterDomain: k.cfg.ClusterDomain})},
 		{"hostname", []byte(hostname + "\n")},
 	} {
 		if err := writeFileIfChanged(filepath.Join(dir, f.name), f.data, 0o644); err != nil {

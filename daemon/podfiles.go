@@ -93,15 +93,42 @@ func (rc resolvConf) withoutLoopback() resolvConf {
 	return out
 }
 
-// podResolvConf returns the pod's /etc/resolv.conf for its dnsPolicy:
-// Default and ClusterFirst use the host's resolvers (setlet's own DNS
-// server comes with the DNS work), None uses only dnsConfig, and
+// clusterDNS is the daemon's DNS service as pods see it.
+type clusterDNS struct {
+	Server        string // nameserver address (the bridge gateway); empty when there is none
+	Zone          string // setlet's zone, "set.local"
+	ClusterDomain string // the Kubernetes names' domain, "cluster.local"
+}
+
+// clusterNdots is the ndots option of a ClusterFirst pod: `web-1` and
+// `web-1.nginx` go through the search list, a name with two dots or more
+// is tried as it is first.
+const clusterNdots = "ndots:2"
+
+// podResolvConf returns the pod's /etc/resolv.conf for its dnsPolicy.
+// ClusterFirst (the default) uses the daemon's DNS server with the search
+// list <service>.<zone> <zone> <ns>.svc.<cluster-domain>
+// svc.<cluster-domain> <cluster-domain>, so that `web-1`, `web-1.nginx`,
+// the full setlet name and the Kubernetes short names (`nginx.default`)
+// all resolve. Default uses the host's resolvers; None only dnsConfig.
 // dnsConfig's nameservers, searches and options are merged in as kubelet
-// does.
-func podResolvConf(pod *corev1.Pod, host resolvConf) []byte {
+// does. Without a DNS server (a user network with no gateway), ClusterFirst
+// falls back to the host's resolvers.
+func podResolvConf(pod *corev1.Pod, host resolvConf, cluster clusterDNS) []byte {
 	rc := host.withoutLoopback()
-	if pod.Spec.DNSPolicy == corev1.DNSNone {
+	switch pod.Spec.DNSPolicy {
+	case corev1.DNSNone:
 		rc = resolvConf{}
+	case corev1.DNSDefault:
+	default: // ClusterFirst, ClusterFirstWithHostNet
+		if cluster.Server != "" {
+			rc = resolvConf{Nameservers: []string{cluster.Server}, Options: []string{clusterNdots}}
+			if sub := pod.Spec.Subdomain; sub != "" {
+				rc.Searches = append(rc.Searches, sub+"."+cluster.Zone)
+			}
+			rc.Searches = append(rc.Searches, cluster.Zone,
+				pod.Namespace+".svc."+cluster.ClusterDomain, "svc."+cluster.ClusterDomain, cluster.ClusterDomain)
+		}
 	}
 	if c := pod.Spec.DNSConfig; c != nil {
 		rc.Nameservers = append(rc.Nameservers, c.Nameservers...)
@@ -121,10 +148,28 @@ func podResolvConf(pod *corev1.Pod, host resolvConf) []byte {
 	if s := dedupe(rc.Searches); len(s) > 0 {
 		fmt.Fprintf(&b, "search %s\n", strings.Join(s, " "))
 	}
-	if o := dedupe(rc.Options); len(o) > 0 {
+	if o := mergeOptions(rc.Options); len(o) > 0 {
 		fmt.Fprintf(&b, "options %s\n", strings.Join(o, " "))
 	}
 	return b.Bytes()
+}
+
+// mergeOptions keeps one of each resolver option, by name, the last given
+// winning in the place of the first (dnsConfig's ndots:5 replaces the
+// default ndots:2), as kubelet merges them.
+func mergeOptions(opts []string) []string {
+	index := map[string]int{}
+	var out []string
+	for _, o := range opts {
+		name, _, _ := strings.Cut(o, ":")
+		if i, ok := index[name]; ok {
+			out[i] = o
+			continue
+		}
+		index[name] = len(out)
+		out = append(out, o)
+	}
+	return out
 }
 
 func dedupe(list []string) []string {

@@ -48,6 +48,7 @@ func (d *Daemon) routes() http.Handler {
 	mux.HandleFunc("GET /v1/volumes", d.handleListVolumes)
 	mux.HandleFunc("GET /v1/services", d.handleListServices)
 	mux.HandleFunc("GET /v1/events", d.handleListEvents)
+	mux.HandleFunc("GET /v1/dns", d.handleListDNS)
 
 	// Profiles for operators, on the same root-only socket: no port.
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
@@ -242,6 +243,10 @@ func (d *Daemon) handleListServices(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, svcs)
+}
+
+func (d *Daemon) handleListDNS(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, d.dnsRecords(r.URL.Query().Get("name")))
 }
 
 func (d *Daemon) handleListEvents(w http.ResponseWriter, r *http.Request) {

@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/setlet/setlet/configs"
 	"github.com/setlet/setlet/daemon/api"
+	"github.com/setlet/setlet/dns"
 	"github.com/setlet/setlet/runtime"
 	"github.com/setlet/setlet/storage"
 )
@@ -226,7 +228,48 @@ func (d *Daemon) describePod(ns, name string) (api.Describe, error) {
 			waiting = "not Ready: " + pod.Status.Message
 		}
 	}
-	return api.Describe{Object: pod, Events: evs, Waiting: waiting}, nil
+	return api.Describe{Object: pod, Events: evs, Waiting: waiting, DNSNames: d.dns.PodNames(ns, name)}, nil
+}
+
+// dnsRecords lists the DNS server's records: all, or those of the pod or
+// service called name, or whose owner name is name.
+func (d *Daemon) dnsRecords(name string) []api.DNSRecord {
+	ttl := int(d.cfg.DNSTTL.Seconds())
+	name = strings.ToLower(strings.TrimSuffix(name, "."))
+	out := []api.DNSRecord{}
+	for _, r := range d.dns.Records() {
+		if name != "" && !recordMatches(r, name) {
+			continue
+		}
+		out = append(out, api.DNSRecord{Name: mdnsFqdn(r.Name), Type: r.Type, TTL: ttl, Data: r.Data, Pod: r.Pod, Service: r.Service})
+	}
+	return out
+}
+
+// mdnsFqdn is name with its trailing dot, as in a zone file.
+func mdnsFqdn(name string) string {
+	if strings.HasSuffix(name, ".") {
+		return name
+	}
+	return name + "."
+}
+
+// recordMatches says whether r belongs to the pod or service called name
+// (with or without its namespace) or is the record of the owner name name.
+func recordMatches(r dns.Record, name string) bool {
+	if strings.ToLower(strings.TrimSuffix(r.Name, ".")) == name {
+		return true
+	}
+	for _, ref := range []string{r.Pod, r.Service} {
+		if ref == "" {
+			continue
+		}
+		_, short, _ := strings.Cut(ref, "/")
+		if ref == name || short == name {
+			return true
+		}
+	}
+	return false
 }
 
 // toAPIImages converts runtime images for the API.

@@ -14,6 +14,7 @@ type change struct {
 // on its next receive, so a slow `get -w` cannot stall the daemon. hub is
 // safe for concurrent use.
 type hub struct {
+	hooks  []func(change) // set before the first publish; called in order, synchronously
 	mu     sync.Mutex
 	nextID int
 	subs   map[int]*subscription
@@ -32,8 +33,17 @@ func newHub() *hub { return &hub{subs: map[int]*subscription{}} }
 // to re-list.
 const watchBuffer = 256
 
-// publish tells every watcher about c.
+// hook has fn called with every change, synchronously in publish before
+// any watcher hears of it: what fn updates (the DNS records) is current by
+// the time a client sees the change. fn must be safe for concurrent use
+// and quick. Hooks are added before the daemon starts publishing.
+func (h *hub) hook(fn func(change)) { h.hooks = append(h.hooks, fn) }
+
+// publish tells the hooks, then every watcher, about c.
 func (h *hub) publish(c change) {
+	for _, fn := range h.hooks {
+		fn(c)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, s := range h.subs {

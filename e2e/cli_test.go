@@ -49,6 +49,13 @@ func TestDemo(t *testing.T) {
 	if got := strings.TrimSpace(e.mustRun("exec", "web-2", "--", "cat", "/www/index.html")); got != "hello from web-2" {
 		t.Errorf("the volume of web-2 holds %q", got)
 	}
+	// Peers by their stable names, through the daemon's DNS server.
+	if got := strings.TrimSpace(e.mustRun("exec", "web-0", "--", "wget", "-qO-", "http://web-1.nginx")); got != "hello from web-1" {
+		t.Errorf("web-0 asking web-1.nginx got %q", got)
+	}
+	if dns := e.mustRun("get", "dns", "web-2"); !regexp.MustCompile(`(?m)^web-2\.nginx\.set\.local\.\s+5\s+A\s+10\.234\.`).MatchString(dns) {
+		t.Errorf("get dns web-2 printed:\n%s", dns)
+	}
 	if _, _, code := e.run("exec", "web-0", "--", "sh", "-c", "exit 7"); code != 7 {
 		t.Errorf("exec exit code = %d, want 7", code)
 	}
@@ -121,6 +128,12 @@ func TestKillDaemon(t *testing.T) {
 	for _, p := range pods {
 		if p.Status.ContainerStatuses[0].RestartCount != 0 {
 			t.Errorf("%s restarted %d times", p.Name, p.Status.ContainerStatuses[0].RestartCount)
+		}
+	}
+	// DNS answers at once with the adopted pods' addresses.
+	for _, p := range pods {
+		if got := strings.TrimSpace(e.mustRun("exec", "web-0", "--", "nslookup", p.Name+".nginx.set.local")); !strings.Contains(got, "Address: "+p.Status.PodIP) {
+			t.Errorf("after the restart nslookup %s.nginx.set.local printed:\n%s", p.Name, got)
 		}
 	}
 	// The adopted set still works: scale it and exec into it.

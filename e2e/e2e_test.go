@@ -94,7 +94,8 @@ func (e *env) start() {
 	cmd := exec.Command(binary, "--socket", e.socket, "daemon",
 		"--data-dir", filepath.Join(e.dir, "data"), "--run-dir", filepath.Join(e.dir, "run"),
 		"--containerd", e.containerd, "--containerd-namespace", e.namespace,
-		"--bridge", e.bridge, "--subnet", e.subnet, "--cni-conf-dir", filepath.Join(e.dir, "cni"))
+		"--bridge", e.bridge, "--subnet", e.subnet, "--cni-conf-dir", filepath.Join(e.dir, "cni"),
+		"--dns-upstream", "none") // tests never query the machine's resolvers
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

@@ -72,12 +72,18 @@ while IFS= read -r line <&"${WATCH[0]}"; do
 	((${#ready[@]} < 3)) || break
 done
 kill "$WATCH_PID" 2>/dev/null || true
+echo
+echo "demo: web-0 asks for web-1 by its stable DNS name:"
+echo "+ bin/setlet exec web-0 -- wget -qO- http://web-1.nginx"
+bin/setlet exec web-0 -- wget -qO- http://web-1.nginx
 cat <<'NEXT'
 
 demo: web-0, web-1 and web-2 are Ready. Try:
   bin/setlet get pods -o wide
   bin/setlet exec web-1 -- hostname
   bin/setlet exec web-1 -- cat /www/index.html
+  bin/setlet exec web-0 -- nslookup web-2.nginx.set.local
+  bin/setlet get dns
   bin/setlet delete pod web-1 && bin/setlet get pods -w
   bin/setlet get volumes -o wide
   bin/setlet describe set web

@@ -133,6 +133,18 @@ func (c *Client) Services(ctx context.Context, ns string) ([]corev1.Service, err
 	return out, c.do(ctx, http.MethodGet, "/v1/services", nsQuery(ns), nil, &out)
 }
 
+// DNSRecords lists the records the DNS server answers with: all of them,
+// or, with name, those of the pod or service of that name or whose owner
+// name is name.
+func (c *Client) DNSRecords(ctx context.Context, name string) ([]DNSRecord, error) {
+	q := url.Values{}
+	if name != "" {
+		q.Set("name", name)
+	}
+	var out []DNSRecord
+	return out, c.do(ctx, http.MethodGet, "/v1/dns", q, nil, &out)
+}
+
 // Events lists events, oldest first, of namespace ns ("" for all), and
 // only those about the named object when kind and name are given.
 func (c *Client) Events(ctx context.Context, ns, kind, name string) ([]corev1.Event, error) {
@@ -163,6 +175,8 @@ type RawDescribe struct {
 	Volumes json.RawMessage `json:"volumes,omitempty"`
 	Events  json.RawMessage `json:"events,omitempty"`
 	Waiting string          `json:"waiting,omitempty"`
+	// DNSNames are the names the DNS server answers with the pod's IP.
+	DNSNames []string `json:"dnsNames,omitempty"`
 }
 
 // Watch streams changes of resource ("statefulsets", "pods" or "events")

@@ -59,6 +59,8 @@ type VersionInfo struct {
 	Containerd string `json:"containerd,omitempty"`
 	Namespace  string `json:"containerdNamespace,omitempty"`
 	Network    string `json:"network,omitempty"`
+	// DNS are the addresses the DNS server listens on (UDP and TCP).
+	DNS []string `json:"dns,omitempty"`
 }
 
 // ErrorBody is the JSON body of every error response.
@@ -90,6 +92,19 @@ type Describe struct {
 	Volumes any    `json:"volumes,omitempty"`
 	Events  any    `json:"events,omitempty"`
 	Waiting string `json:"waiting,omitempty"`
+	// DNSNames are the names the DNS server answers with a pod's IP.
+	DNSNames []string `json:"dnsNames,omitempty"`
+}
+
+// DNSRecord is one record the daemon's DNS server answers with (GET
+// /v1/dns).
+type DNSRecord struct {
+	Name    string `json:"name"`              // owner name, fully qualified
+	Type    string `json:"type"`              // A, SRV or PTR
+	TTL     int    `json:"ttl"`               // seconds
+	Data    string `json:"data"`              // as in a zone file: "10.88.0.5", "0 50 80 web-0.nginx.set.local."
+	Pod     string `json:"pod,omitempty"`     // namespace/name of the pod it comes from
+	Service string `json:"service,omitempty"` // namespace/name of the service it belongs to
 }
 
 // Exec stream channels: every frame on an exec connection is one byte of
