@@ -56,7 +56,7 @@ func TestProbeManagerTiming(t *testing.T) {
 		h.wantState(true, true)
 
 		h.runFor(25 * time.Second)
-		h.wantTimes("c1", "ready", durations(0, 10, 20, 40, 80, 160, 260, 360, 10360, 20360))
+		h.wantTimes("c1", "ready", durations(0, 10, 20, 40, 80, 160, 260, 360, 11000, 21000)) // then on whole seconds
 		h.noUpdate()
 	})
 
@@ -91,10 +91,10 @@ func TestProbeManagerTiming(t *testing.T) {
 		spec := &corev1.Container{ReadinessProbe: wordProbe("ready", thresholds(1, 3))}
 		h.m.add("web-0", "app", "c1", spec, probeTarget{}, probeEpoch, true)
 		h.wantState(true, true)
-		spread := probeSpread("c1/readiness", 10*time.Second)
-		h.runFor(spread + 20*time.Second)
-		h.wantUpdate(probeReadiness, false, time.Hour+spread+20*time.Second)
-		h.wantTimes("c1", "ready", []time.Duration{time.Hour + spread, time.Hour + spread + 10*time.Second, time.Hour + spread + 20*time.Second})
+		first := probeAlign(probeEpoch.Add(time.Hour + probeSpread("c1/readiness", 10*time.Second))).Sub(probeEpoch)
+		h.runFor(first - time.Hour + 20*time.Second)
+		h.wantUpdate(probeReadiness, false, first+20*time.Second)
+		h.wantTimes("c1", "ready", []time.Duration{first, first + 10*time.Second, first + 20*time.Second})
 	})
 }
 
@@ -121,8 +121,8 @@ func TestProbeManagerStartup(t *testing.T) {
 		h.wantState(true, true)
 		h.runFor(15 * time.Second)
 		h.wantTimes("c1", "start", durations(0, 10, 20, 40, 80, 160, 260, 360)) // on hold once passed
-		h.wantTimes("c1", "ready", durations(360, 10360))
-		h.wantTimes("c1", "live", durations(10360))
+		h.wantTimes("c1", "ready", durations(360, 11000))
+		h.wantTimes("c1", "live", durations(11000))
 	})
 
 	t.Run("Manager/without a readiness probe a container is Ready once its startup probe passes", func(t *testing.T) {
@@ -293,7 +293,7 @@ func TestProbeManagerLifecycle(t *testing.T) {
 			t.Fatalf("started: ready %v started %v last %+v", ready, started, last)
 		}
 		h.exec.set("c1", "ready", 0)
-		h.runFor(10 * time.Second) // ready; liveness runs a period after the start and fails
+		h.runFor(11 * time.Second) // ready; liveness runs a period after the start, on the next whole second, and fails
 		if ready, _, last := h.m.state("web-0", "app"); !ready || last.Message != "live failed" {
 			t.Fatalf("ready: ready %v last %+v", ready, last)
 		}

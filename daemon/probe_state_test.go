@@ -181,6 +181,8 @@ func TestProbeNextRun(t *testing.T) {
 		{"Next/readiness that succeeded once runs a period after the attempt started", with(fresh(probeReadiness), func(s *probeState) { s.Succeeded = true }), 0, time.Second, time.Second + 700*ms, 11 * time.Second, true},
 		{"Next/liveness runs a period after the attempt started", fresh(probeLiveness), 0, time.Second, time.Second + 700*ms, 11 * time.Second, true},
 		{"Next/an attempt longer than the period is followed at once", fresh(probeLiveness), 0, time.Second, 12 * time.Second, 12 * time.Second, true},
+		{"Next/an attempt that started a little late keeps its tick", fresh(probeLiveness), 0, time.Second + 20*ms, time.Second + 700*ms, 11 * time.Second, true},
+		{"Next/an attempt longer than the period off the grid is followed on the next whole second", fresh(probeLiveness), 0, time.Second, 12*time.Second + 300*ms, 13 * time.Second, true},
 		{"Next/an Unknown attempt on the fast path is followed a period later", with(fresh(probeReadiness), func(s *probeState) { s.LastErrored = true }), 0, time.Second, time.Second, 11 * time.Second, true},
 		{"Next/a probe on hold makes no more attempts", with(fresh(probeLiveness), func(s *probeState) { s.OnHold = true }), 0, time.Second, time.Second, 0, false},
 	} {
@@ -190,6 +192,18 @@ func TestProbeNextRun(t *testing.T) {
 				t.Fatalf("got %v %v, want %v %v", got.Sub(probeEpoch), ok, tc.want, tc.ok)
 			}
 		})
+	}
+}
+
+func TestProbeAlign(t *testing.T) {
+	for _, tc := range []struct{ in, want time.Duration }{
+		{0, 0}, {time.Second, time.Second}, {time.Second + 49*time.Millisecond, time.Second},
+		{time.Second + 51*time.Millisecond, 2 * time.Second}, {1500 * time.Millisecond, 2 * time.Second},
+		{999 * time.Millisecond, time.Second},
+	} {
+		if got := probeAlign(at(tc.in)); !got.Equal(at(tc.want)) {
+			t.Errorf("probeAlign(%v) = %v, want %v", tc.in, got.Sub(probeEpoch), tc.want)
+		}
 	}
 }
 
@@ -211,7 +225,8 @@ func TestProbeFirstRun(t *testing.T) {
 		{"FirstRun/a liveness probe released by its startup probe waits a period", liveness, 0, 8 * time.Second, 18 * time.Second},
 		{"FirstRun/a probe released after its initial delay runs at once", readiness, 0, 8 * time.Second, 8 * time.Second},
 		{"FirstRun/a fast-path probe of an adopted container runs at once", readiness, 0, time.Hour, time.Hour},
-		{"FirstRun/a periodic probe of an adopted container is spread within a period", liveness, 0, time.Hour, time.Hour + spread},
+		{"FirstRun/a periodic probe of an adopted container is spread within a period, on a whole second", liveness, 0, time.Hour, (time.Hour + spread - probeAlignSlack).Truncate(time.Second) + time.Second},
+		{"FirstRun/a liveness probe released off the grid starts on the next whole second", liveness, 0, 8*time.Second + 300*time.Millisecond, 19 * time.Second},
 		{"FirstRun/within one period after the initial delay there is no spread", readiness, 0, 14 * time.Second, 14 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
