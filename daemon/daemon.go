@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/setlet/setlet/configs"
@@ -171,6 +172,12 @@ func Run(ctx context.Context, cfg configs.DaemonConfig, log *slog.Logger, opts .
 	// is published, and the full sync after recovery covers what was.
 	records := newDNSSync(store, d.dns, d.events, dnsLog)
 	d.hub.hook(records.onChange)
+	settle := &quiet{clock: d.clock, after: 30 * time.Second, fn: releaseStartupCode}
+	d.hub.hook(func(c change) {
+		if c.Kind == "Pod" || c.Kind == configs.KindStatefulSet {
+			settle.poke()
+		}
+	})
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -207,11 +214,11 @@ func Run(ctx context.Context, cfg configs.DaemonConfig, log *slog.Logger, opts .
 	if o.ready != nil {
 		o.ready()
 	}
-	// Give back the code pages start-up touched, now and once more when
-	// the work that follows a start (adopting every pod) has settled.
+	// Give back the code pages start-up touched, now and once the work
+	// that follows (adopting or starting pods) has been quiet for 30 s.
 	releaseStartupCode()
-	settled := d.clock.AfterFunc(30*time.Second, releaseStartupCode)
-	defer settled.Stop()
+	settle.poke()
+	defer settle.stop()
 
 	var runErr error
 	select {
@@ -232,6 +239,39 @@ func Run(ctx context.Context, cfg configs.DaemonConfig, log *slog.Logger, opts .
 		runErr = nil
 	}
 	return runErr
+}
+
+// quiet calls fn once nothing has poked it for after: each poke
+// restarts the wait.
+type quiet struct {
+	clock clock
+	after time.Duration
+	fn    func()
+
+	mu      sync.Mutex
+	pending timer
+	stopped bool
+}
+
+func (q *quiet) poke() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.stopped {
+		return
+	}
+	if q.pending != nil {
+		q.pending.Stop()
+	}
+	q.pending = q.clock.AfterFunc(q.after, q.fn)
+}
+
+func (q *quiet) stop() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.stopped = true
+	if q.pending != nil {
+		q.pending.Stop()
+	}
 }
 
 // versionInfo answers GET /v1/version.
