@@ -133,8 +133,15 @@ func (pr *prober) probeHTTP(ctx context.Context, g *corev1.HTTPGetAction, t prob
 	}
 	res, err := client.Do(req)
 	if err != nil {
-		// Every transport error is a failure, timeouts included.
-		return probeOutcome{Message: err.Error()}
+		// Every transport error is a failure, timeouts included. The
+		// client marks a timeout only when its own timer, not the
+		// request's deadline, noticed it first: say it the kubelet's way
+		// every time.
+		msg := err.Error()
+		if errors.Is(err, context.DeadlineExceeded) && !strings.Contains(msg, "Client.Timeout exceeded") {
+			msg += " (Client.Timeout exceeded while awaiting headers)"
+		}
+		return probeOutcome{Message: msg}
 	}
 	defer func() { _ = res.Body.Close() }()
 	body, err := io.ReadAll(io.LimitReader(res.Body, probeMaxOutput))
