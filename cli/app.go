@@ -75,6 +75,7 @@ func NewApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			execCommand(),
 			// Changing it.
 			scaleCommand(),
+			rolloutCommand(),
 			imageCommand(),
 			versionCommand(),
 		},
