@@ -76,6 +76,7 @@ func NewApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			// Changing it.
 			scaleCommand(),
 			rolloutCommand(),
+			setCommand(),
 			imageCommand(),
 			versionCommand(),
 		},

@@ -11,6 +11,7 @@ import (
 	"github.com/containerd/errdefs"
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/setlet/setlet/daemon/api"
 )
@@ -139,5 +140,38 @@ func TestRunRolloutStatus(t *testing.T) {
 	// A set that does not exist is an error.
 	if err := runRolloutStatus(context.Background(), fakeRollout{}, "default", "web", true, &out); !errdefs.IsNotFound(err) {
 		t.Errorf("missing set: %v", err)
+	}
+}
+
+type fakeHistory []appsv1.ControllerRevision
+
+func (f fakeHistory) Revisions(context.Context, string, string) ([]appsv1.ControllerRevision, error) {
+	return f, nil
+}
+
+func TestRolloutHistory(t *testing.T) {
+	revs := fakeHistory{
+		{ObjectMeta: metav1.ObjectMeta{Name: "web-a"}, Revision: 1, Data: runtime.RawExtension{Raw: []byte(`{"spec":{"template":{"$patch":"replace","metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"web","image":"busybox:1"}]}}}}`)}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "web-b", Annotations: map[string]string{"kubernetes.io/change-cause": "new image"}}, Revision: 2},
+	}
+	var out bytes.Buffer
+	if err := runRolloutHistory(context.Background(), revs, "default", "web", 0, &out); err != nil {
+		t.Fatal(err)
+	}
+	want := "statefulset.apps/web \nREVISION   CHANGE-CAUSE\n1          <none>\n2          new image\n\n"
+	if out.String() != want {
+		t.Errorf("history =\n%q\nwant\n%q", out.String(), want)
+	}
+	out.Reset()
+	if err := runRolloutHistory(context.Background(), revs, "default", "web", 1, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"statefulset.apps/web with revision #1\n", "Image:", "busybox:1"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("history --revision 1 =\n%s\nwant it to contain %q", out.String(), s)
+		}
+	}
+	if err := runRolloutHistory(context.Background(), revs, "default", "web", 9, &out); err == nil {
+		t.Error("a revision that does not exist was shown")
 	}
 }

@@ -37,6 +37,8 @@ func (d *Daemon) routes() http.Handler {
 	mux.HandleFunc("DELETE /v1/namespaces/{ns}/statefulsets/{name}", d.handleDeleteSet)
 	mux.HandleFunc("POST /v1/namespaces/{ns}/statefulsets/{name}/scale", d.handleScale)
 	mux.HandleFunc("GET /v1/namespaces/{ns}/statefulsets/{name}/describe", d.handleDescribeSet)
+	mux.HandleFunc("GET /v1/namespaces/{ns}/statefulsets/{name}/revisions", d.handleRevisions)
+	mux.HandleFunc("POST /v1/namespaces/{ns}/statefulsets/{name}/rollout", d.handleRollout)
 
 	mux.HandleFunc("GET /v1/pods", d.handleListPods)
 	mux.HandleFunc("GET /v1/namespaces/{ns}/pods/{name}", d.handleGetPod)
@@ -243,6 +245,29 @@ func (d *Daemon) handleListServices(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, svcs)
+}
+
+func (d *Daemon) handleRevisions(w http.ResponseWriter, r *http.Request) {
+	revs, err := d.revisions(r.PathValue("ns"), r.PathValue("name"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, revs)
+}
+
+func (d *Daemon) handleRollout(w http.ResponseWriter, r *http.Request) {
+	var req api.RolloutRequest
+	if err := decodeBody(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	result, err := d.rollout(r.PathValue("ns"), r.PathValue("name"), req)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, api.RolloutResponse{Result: result})
 }
 
 func (d *Daemon) handleListDNS(w http.ResponseWriter, r *http.Request) {

@@ -133,6 +133,20 @@ func (c *Client) Services(ctx context.Context, ns string) ([]corev1.Service, err
 	return out, c.do(ctx, http.MethodGet, "/v1/services", nsQuery(ns), nil, &out)
 }
 
+// Revisions lists the ControllerRevisions of set ns/name, oldest first.
+func (c *Client) Revisions(ctx context.Context, ns, name string) ([]appsv1.ControllerRevision, error) {
+	var out []appsv1.ControllerRevision
+	return out, c.do(ctx, http.MethodGet, objectPath(ns, "statefulsets", name)+"/revisions", nil, nil, &out)
+}
+
+// Rollout changes the pod template of set ns/name as req says and returns
+// what happened, in kubectl's words.
+func (c *Client) Rollout(ctx context.Context, ns, name string, req RolloutRequest) (string, error) {
+	var out RolloutResponse
+	err := c.do(ctx, http.MethodPost, objectPath(ns, "statefulsets", name)+"/rollout", nil, req, &out)
+	return out.Result, err
+}
+
 // DNSRecords lists the records the DNS server answers with: all of them,
 // or, with name, those of the pod or service of that name or whose owner
 // name is name.

@@ -40,6 +40,28 @@ type ScaleRequest struct {
 	Replicas int32 `json:"replicas"`
 }
 
+// RolloutRequest is the body of POST .../statefulsets/{name}/rollout: a
+// change of the set's pod template, as `kubectl rollout undo`, `rollout
+// restart` and `set image` make.
+type RolloutRequest struct {
+	Action     string            `json:"action"`               // RolloutUndo, RolloutRestart or RolloutImage
+	ToRevision int64             `json:"toRevision,omitempty"` // undo: the revision; 0 for the previous one
+	Images     map[string]string `json:"images,omitempty"`     // image: container name ("*" for all) -> image
+}
+
+// The actions of a RolloutRequest.
+const (
+	RolloutUndo    = "undo"
+	RolloutRestart = "restart"
+	RolloutImage   = "image"
+)
+
+// RolloutResponse says what a RolloutRequest did, in kubectl's words
+// ("rolled back", "restarted", "image updated", "skipped rollback ...").
+type RolloutResponse struct {
+	Result string `json:"result"`
+}
+
 // PullRequest is the body of POST /v1/images/pull.
 type PullRequest struct {
 	Ref string `json:"ref"`
