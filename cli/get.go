@@ -41,6 +41,7 @@ type getClient interface {
 	Volumes(ctx context.Context, ns string) ([]corev1.PersistentVolumeClaim, error)
 	Services(ctx context.Context, ns string) ([]corev1.Service, error)
 	Events(ctx context.Context, ns, kind, name string) ([]corev1.Event, error)
+	AllRevisions(ctx context.Context, ns string) ([]appsv1.ControllerRevision, error)
 	Watch(ctx context.Context, resource, ns string, fn func(ev api.RawWatchEvent) error) error
 }
 
@@ -50,12 +51,13 @@ func getCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "get",
 		Usage:     "list sets, pods, volumes, services or events, as kubectl get does, or the DNS records",
-		ArgsUsage: "sets|pods|volumes|services|events [NAME...] | dns [NAME]",
+		ArgsUsage: "sets|pods|volumes|services|events|revisions [NAME...] | dns [NAME]",
 		Description: "Prints a table like kubectl's; -o wide adds columns, -o json and -o yaml print the\n" +
 			"Kubernetes objects (a v1 List, or the object alone for one NAME), -o name prints TYPE/NAME.\n" +
 			"-w prints the table, then one row for every change until interrupted.\n" +
 			"Types: sets (set, statefulsets, sts), pods (pod, po), volumes (volume, pvc, pvcs),\n" +
-			"services (service, svc), events (event, ev); TYPE/NAME works too (sts/web).\n" +
+			"services (service, svc), events (event, ev), revisions (controllerrevisions); TYPE/NAME works\n" +
+			"too (sts/web).\n" +
 			"get dns lists the records the DNS server answers with; NAME selects those of a pod, a\n" +
 			"service or an owner name.",
 		Flags: []cli.Flag{
@@ -237,6 +239,9 @@ func list(ctx context.Context, client getClient, res resourceKind, ns string) ([
 		return objects(items), err
 	case "services":
 		items, err := client.Services(ctx, ns)
+		return objects(items), err
+	case "revisions":
+		items, err := client.AllRevisions(ctx, ns)
 		return objects(items), err
 	case "events":
 		items, err := client.Events(ctx, ns, "", "")

@@ -13,6 +13,7 @@ import (
 	"github.com/containerd/errdefs"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/setlet/setlet/daemon/api"
 )
@@ -21,13 +22,14 @@ import (
 // as ADDED, then events, then ends as the daemon going away would, or
 // waits for ctx when block is set.
 type fakeGetter struct {
-	pods     []corev1.Pod
-	sets     []appsv1.StatefulSet
-	events   []corev1.Event
-	watch    []api.RawWatchEvent
-	block    bool
-	err      error
-	watching string
+	pods      []corev1.Pod
+	sets      []appsv1.StatefulSet
+	events    []corev1.Event
+	revisions []appsv1.ControllerRevision
+	watch     []api.RawWatchEvent
+	block     bool
+	err       error
+	watching  string
 }
 
 var _ getClient = (*fakeGetter)(nil)
@@ -66,6 +68,10 @@ func (f *fakeGetter) Services(context.Context, string) ([]corev1.Service, error)
 
 func (f *fakeGetter) Events(context.Context, string, string, string) ([]corev1.Event, error) {
 	return f.events, f.err
+}
+
+func (f *fakeGetter) AllRevisions(context.Context, string) ([]appsv1.ControllerRevision, error) {
+	return f.revisions, f.err
 }
 
 func (f *fakeGetter) Watch(ctx context.Context, resource, _ string, fn func(api.RawWatchEvent) error) error {
@@ -126,8 +132,13 @@ func TestRunGet(t *testing.T) {
 	sets, _ := lookupResource("sets")
 	volumes, _ := lookupResource("volumes")
 	events, _ := lookupResource("events")
-	fake := &fakeGetter{pods: podList("web-0", "web-1"), sets: []appsv1.StatefulSet{*testSet()},
-		events: []corev1.Event{testEvents()[1], testEvents()[0]}}
+	revisions, _ := lookupResource("controllerrevisions")
+	set := testSet()
+	fake := &fakeGetter{pods: podList("web-0", "web-1"), sets: []appsv1.StatefulSet{*set},
+		events: []corev1.Event{testEvents()[1], testEvents()[0]},
+		revisions: []appsv1.ControllerRevision{{ObjectMeta: metav1.ObjectMeta{Name: "web-6b9b5c8d7f", Namespace: "default",
+			CreationTimestamp: metav1.NewTime(testNow.Add(-2 * time.Hour)), OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(set, appsv1.SchemeGroupVersion.WithKind("StatefulSet"))}},
+			Revision: 1}}}
 	tests := []struct {
 		name       string
 		opts       getOptions
@@ -157,6 +168,8 @@ func TestRunGet(t *testing.T) {
 			"LAST SEEN   TYPE     REASON             OBJECT            MESSAGE\n" +
 				"50m         Normal   SuccessfulCreate   statefulset/web   create Pod web-0 in StatefulSet web successful\n" +
 				"49m         Normal   Started            pod/web-0         Started container web\n", ""},
+		{"revisions as kubectl lists controllerrevisions", getOptions{Resource: revisions, Namespace: "default"}, fake, nil,
+			"NAME             CONTROLLER             REVISION   AGE\nweb-6b9b5c8d7f   statefulset.apps/web   1          120m\n", ""},
 		{"names across namespaces", getOptions{Resource: pods, Names: []string{"web-0"}, AllNamespaces: true}, fake,
 			errors.New("a resource cannot be retrieved by name across all namespaces"), "", ""},
 		{"a bad output format", getOptions{Resource: pods, Output: "xml"}, fake,
@@ -279,8 +292,8 @@ func TestResourceArgs(t *testing.T) {
 		{[]string{"po/web-0"}, "pods", []string{"web-0"}, ""},
 		{[]string{"pvc"}, "volumes", []string{}, ""},
 		{[]string{"ev"}, "events", []string{}, ""},
-		{[]string{}, "", nil, "get needs a resource type: sets, pods, volumes, services or events"},
-		{[]string{"deployments"}, "", nil, `unknown resource type "deployments": use sets, pods, volumes, services or events`},
+		{[]string{}, "", nil, "get needs a resource type: sets, pods, volumes, services, events or revisions"},
+		{[]string{"deployments"}, "", nil, `unknown resource type "deployments": use sets, pods, volumes, services, events or revisions`},
 		{[]string{"po/web-0", "svc/nginx"}, "", nil, "get svc/nginx: all TYPE/NAME arguments must name the same type"},
 		{[]string{"po/web-0", "web-1"}, "", nil, "there is no need to give a resource type as a separate argument when using TYPE/NAME: use po/web-1 or po web-1"},
 		{[]string{"po/"}, "", nil, "get: TYPE/NAME needs a NAME"},

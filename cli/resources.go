@@ -35,7 +35,7 @@ type resourceKind struct {
 }
 
 // resourceNames lists the names `get` accepts, for messages.
-const resourceNames = "sets, pods, volumes, services or events"
+const resourceNames = "sets, pods, volumes, services, events or revisions"
 
 // lookupResource resolves a user's resource name, accepting kubectl's
 // names, short names and singular forms (sts, po, pvc, svc, ev).
@@ -64,6 +64,12 @@ func lookupResource(name string) (resourceKind, bool) {
 			Name: "services", Kind: "Service", APIVersion: "v1",
 			Resource: "services", Singular: "service",
 			columns: serviceColumns, row: serviceRow, decode: decodeAs[corev1.Service],
+		}, true
+	case "revisions", "revision", "controllerrevisions", "controllerrevision", "controllerrevisions.apps", "controllerrevision.apps":
+		return resourceKind{
+			Name: "revisions", Kind: "ControllerRevision", APIVersion: "apps/v1",
+			Resource: "controllerrevisions.apps", Singular: "controllerrevision.apps",
+			columns: revisionColumns, row: revisionRow, decode: decodeAs[appsv1.ControllerRevision],
 		}, true
 	case "events", "event", "ev":
 		return resourceKind{

@@ -37,6 +37,36 @@ func (d *Daemon) revisions(ns, name string) ([]appsv1.ControllerRevision, error)
 	return out, nil
 }
 
+// allRevisions returns the ControllerRevisions of every set of namespace
+// ns ("" for all), by set, oldest revision number first.
+func (d *Daemon) allRevisions(ns string) ([]appsv1.ControllerRevision, error) {
+	out := []appsv1.ControllerRevision{}
+	err := d.store.View(func(tx *storage.Tx) error {
+		sets, err := tx.StatefulSets()
+		if err != nil {
+			return err
+		}
+		sort.Slice(sets, func(i, j int) bool {
+			return key(sets[i].Namespace, sets[i].Name) < key(sets[j].Namespace, sets[j].Name)
+		})
+		for _, set := range sets {
+			if ns != "" && set.Namespace != ns {
+				continue
+			}
+			revs, err := tx.Revisions(set.Namespace, set.Name)
+			if err != nil {
+				return err
+			}
+			sort.Slice(revs, func(i, j int) bool { return revs[i].Revision < revs[j].Revision })
+			for _, r := range revs {
+				out = append(out, *r)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
 // rollout changes the pod template of set ns/name as `kubectl rollout
 // undo`, `rollout restart` and `set image` do, and returns kubectl's verb
 // for what happened ("rolled back", "restarted", "image updated", or a

@@ -43,6 +43,9 @@ func TestRolloutRestartAndUndo(t *testing.T) {
 	if err != nil || len(revs) != 2 || revs[1].Revision != 3 || revs[1].Name != "web-"+first["web-0"] {
 		t.Fatalf("revisions after undo: %v %v (want the first renumbered to 3)", revs, err)
 	}
+	if all, err := h.client.AllRevisions(ctx, ""); err != nil || len(all) != 2 || all[1].Revision != 3 {
+		t.Errorf("get revisions: %v %v", all, err)
+	}
 	if got, err := h.client.Rollout(ctx, "default", "web", api.RolloutRequest{Action: api.RolloutUndo, ToRevision: 3}); err != nil || got != "skipped rollback (current template already matches revision 3)" {
 		t.Errorf("undo to the current revision: %q, %v", got, err)
 	}

@@ -51,6 +51,7 @@ func (d *Daemon) routes() http.Handler {
 	mux.HandleFunc("GET /v1/services", d.handleListServices)
 	mux.HandleFunc("GET /v1/events", d.handleListEvents)
 	mux.HandleFunc("GET /v1/dns", d.handleListDNS)
+	mux.HandleFunc("GET /v1/revisions", d.handleListRevisions)
 
 	// Profiles for operators, on the same root-only socket: no port.
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
@@ -245,6 +246,15 @@ func (d *Daemon) handleListServices(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, svcs)
+}
+
+func (d *Daemon) handleListRevisions(w http.ResponseWriter, r *http.Request) {
+	revs, err := d.allRevisions(namespaceFilter(r))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, revs)
 }
 
 func (d *Daemon) handleRevisions(w http.ResponseWriter, r *http.Request) {

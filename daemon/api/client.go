@@ -133,6 +133,13 @@ func (c *Client) Services(ctx context.Context, ns string) ([]corev1.Service, err
 	return out, c.do(ctx, http.MethodGet, "/v1/services", nsQuery(ns), nil, &out)
 }
 
+// AllRevisions lists the ControllerRevisions of every set of namespace ns
+// ("" for all), by set, oldest first.
+func (c *Client) AllRevisions(ctx context.Context, ns string) ([]appsv1.ControllerRevision, error) {
+	var out []appsv1.ControllerRevision
+	return out, c.do(ctx, http.MethodGet, "/v1/revisions", nsQuery(ns), nil, &out)
+}
+
 // Revisions lists the ControllerRevisions of set ns/name, oldest first.
 func (c *Client) Revisions(ctx context.Context, ns, name string) ([]appsv1.ControllerRevision, error) {
 	var out []appsv1.ControllerRevision
