@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -133,15 +134,11 @@ func (pr *prober) probeHTTP(ctx context.Context, g *corev1.HTTPGetAction, t prob
 	}
 	res, err := client.Do(req)
 	if err != nil {
-		// Every transport error is a failure, timeouts included. The
-		// client marks a timeout only when its own timer, not the
-		// request's deadline, noticed it first: say it the kubelet's way
-		// every time.
-		msg := err.Error()
-		if errors.Is(err, context.DeadlineExceeded) && !strings.Contains(msg, "Client.Timeout exceeded") {
-			msg += " (Client.Timeout exceeded while awaiting headers)"
-		}
-		return probeOutcome{Message: msg}
+		// Every transport error is a failure, timeouts included. Which of
+		// the client's timer, the request's deadline and the connection's
+		// deadline notices a timeout first is a race, and each words it
+		// differently: say it the kubelet's way every time.
+		return probeOutcome{Message: probeErrorMessage(err)}
 	}
 	defer func() { _ = res.Body.Close() }()
 	body, err := io.ReadAll(io.LimitReader(res.Body, probeMaxOutput))
@@ -157,6 +154,19 @@ func (pr *prober) probeHTTP(ctx context.Context, g *corev1.HTTPGetAction, t prob
 	}
 	// As in the kubelet, the message never carries the body.
 	return probeOutcome{Message: fmt.Sprintf("HTTP probe failed with statuscode: %d", res.StatusCode)}
+}
+
+// probeErrorMessage is the message of a failed httpGet attempt: the
+// error, or for any timeout the kubelet's `Get "URL": context deadline
+// exceeded (Client.Timeout exceeded while awaiting headers)`.
+func probeErrorMessage(err error) string {
+	var ne net.Error
+	timeout := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+	var ue *url.Error
+	if !timeout || !errors.As(err, &ue) {
+		return err.Error()
+	}
+	return fmt.Sprintf("%s %q: context deadline exceeded (Client.Timeout exceeded while awaiting headers)", ue.Op, ue.URL)
 }
 
 // newProbeRequest builds the GET request of an httpGet probe to host:port,

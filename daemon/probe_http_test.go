@@ -2,11 +2,13 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -176,4 +178,27 @@ func closedPort(t *testing.T) int {
 	port := l.Addr().(*net.TCPAddr).Port
 	_ = l.Close()
 	return port
+}
+
+// TestProbeErrorMessage: however the timeout of an attempt is noticed (the
+// client's timer, the request's deadline, the connection's deadline), the
+// message is the kubelet's.
+func TestProbeErrorMessage(t *testing.T) {
+	const u = "http://10.88.0.5:80/healthz"
+	want := `Get "` + u + `": context deadline exceeded (Client.Timeout exceeded while awaiting headers)`
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"the request's deadline", &url.Error{Op: "Get", URL: u, Err: context.DeadlineExceeded}, want},
+		{"the connection's deadline", &url.Error{Op: "Get", URL: u, Err: &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}}, want},
+		{"anything else is kept", &url.Error{Op: "Get", URL: u, Err: errors.New("connection reset")}, `Get "` + u + `": connection reset`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := probeErrorMessage(tc.err); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
 }
