@@ -130,3 +130,44 @@ func sameUIDs(a, b map[string]string, names ...string) bool {
 	}
 	return true
 }
+
+// onDeleteWeb is webSet with the OnDelete strategy and an env value that
+// makes the template differ.
+func onDeleteWeb(value string) string {
+	m := webSet("web", 3, "        env:\n        - {name: VERSION, value: '"+value+"'}\n")
+	return strings.Replace(m, "  replicas: 3\n", "  replicas: 3\n  updateStrategy:\n    type: OnDelete\n", 1)
+}
+
+// TestOnDeleteUpdate: with OnDelete a new template replaces nothing until
+// the user deletes a pod, which comes back at the new revision; the
+// others keep running at the old one.
+func TestOnDeleteUpdate(t *testing.T) {
+	t.Parallel()
+	h := startDaemon(t)
+	h.apply(onDeleteWeb("1"))
+	h.waitPods(timeout(t, 60*time.Second), "default", allReady(names("web", 3)...))
+	uids := h.podUIDs()
+
+	h.apply(onDeleteWeb("2"))
+	h.waitSet(t, func(gen int64, st statusView) bool {
+		return st.ObservedGeneration == gen && st.UpdateRevision != st.CurrentRevision
+	})
+	if got := h.podUIDs(); !sameUIDs(got, uids, "web-0", "web-1", "web-2") {
+		t.Fatalf("OnDelete replaced pods by itself: %v, before %v", got, uids)
+	}
+
+	if err := h.client.DeletePod(context.Background(), "default", "web-1"); err != nil {
+		t.Fatal(err)
+	}
+	h.waitPods(timeout(t, 60*time.Second), "default", func(pods map[string]*corev1.Pod) bool {
+		return allReady(names("web", 3)...)(pods) && string(pods["web-1"].UID) != uids["web-1"]
+	})
+	if got := h.podUIDs(); !sameUIDs(got, uids, "web-0", "web-2") {
+		t.Errorf("deleting web-1 touched the others: %v, before %v", got, uids)
+	}
+	for pod, want := range map[string]string{"web-0": "1", "web-1": "2", "web-2": "1"} {
+		if out, _ := h.exec(pod, "sh", "-c", "echo $VERSION"); strings.TrimSpace(out) != want {
+			t.Errorf("%s runs VERSION=%q, want %s", pod, strings.TrimSpace(out), want)
+		}
+	}
+}
