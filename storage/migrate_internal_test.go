@@ -18,7 +18,7 @@ import (
 
 // update rewrites the testdata file of the current schema version:
 //
-//	go test ./storage -run TestWriteTestdata -update
+//	go test ./storage -run TestSchemaTestdata -update
 var update = flag.Bool("update", false, "rewrite testdata/schema-v<N>.db for the current schema version")
 
 func openBolt(t *testing.T) *bolt.DB {
@@ -172,15 +172,37 @@ func TestRunMigrations(t *testing.T) {
 	})
 }
 
-// TestWriteTestdata writes testdata/schema-v<N>.db, a state file at the
-// current schema version with a few records of every kind, which
-// upgrade_test.go opens. Run it with -update only when a new schema
-// version is added, and keep the files of older versions.
-func TestWriteTestdata(t *testing.T) {
-	if !*update {
-		t.Skip("run with -update to rewrite the testdata file")
-	}
+// TestSchemaTestdata checks that testdata/schema-v<N>.db, the state file
+// at the current schema version that upgrade_test.go opens, is in the
+// repository, so that a new schema version cannot land without one; and
+// that the state file writeTestdata builds opens again. With -update (run
+// it only when a new schema version is added, keeping the files of older
+// versions) it rewrites the file.
+func TestSchemaTestdata(t *testing.T) {
 	path := filepath.Join("testdata", "schema-v"+strconv.FormatUint(SchemaVersion(), 10)+".db")
+	if *update {
+		writeTestdata(t, path)
+		return
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("no state file for schema version %d: %v (run go test ./storage -run TestSchemaTestdata -update)", SchemaVersion(), err)
+	}
+	tmp := filepath.Join(t.TempDir(), "state.db")
+	writeTestdata(t, tmp)
+	st, err := Open(tmp, WithVolumeDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if pods, err := st.AllPods(); err != nil || len(pods) != 1 {
+		t.Fatalf("pods in the written state file: %v, %v", pods, err)
+	}
+}
+
+// writeTestdata writes a state file at the current schema version with a
+// few records of every kind to path.
+func writeTestdata(t *testing.T, path string) {
+	t.Helper()
 	_ = os.Remove(path)
 	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 	st, err := Open(path, WithClock(func() time.Time { return now }), WithVolumeDir(t.TempDir()))

@@ -52,7 +52,7 @@ func TestOpenOldFiles(t *testing.T) {
 	}
 }
 
-// checkSchemaV1Records checks the records TestWriteTestdata wrote at
+// checkSchemaV1Records checks the records TestSchemaTestdata wrote at
 // schema version 1; every later version must still read them so.
 func checkSchemaV1Records(t *testing.T, st *storage.Store) {
 	t.Helper()
