@@ -43,12 +43,9 @@ func rolloutCommand() *cli.Command {
 				&cli.BoolFlag{Name: "watch", Aliases: []string{"w"}, Value: true, Usage: "watch until the rollout is complete"},
 			},
 			Action: func(c *cli.Context) error {
-				res, names, err := resourceArgs("rollout status", c.Args().Slice())
+				name, err := oneSet("rollout status", c.Args().Slice())
 				if err != nil {
 					return err
-				}
-				if res.Name != "sets" || len(names) != 1 {
-					return errors.New("rollout status needs one set: rollout status set NAME")
 				}
 				ctx := c.Context
 				if d := c.Duration("timeout"); d > 0 {
@@ -56,7 +53,7 @@ func rolloutCommand() *cli.Command {
 					ctx, cancel = context.WithTimeout(ctx, d)
 					defer cancel()
 				}
-				return runRolloutStatus(ctx, clientOf(c), c.String("namespace"), names[0], c.Bool("watch"), c.App.Writer)
+				return runRolloutStatus(ctx, clientOf(c), c.String("namespace"), name, c.Bool("watch"), c.App.Writer)
 			},
 		}},
 	}

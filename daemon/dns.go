@@ -119,10 +119,8 @@ func (s *dnsSync) syncServices() error {
 	if err != nil {
 		return err
 	}
-	for k, svc := range want {
-		if old, ok := s.services[k]; !ok || !sameService(old, svc) {
-			s.records.SetService(svc)
-		}
+	for _, svc := range want {
+		s.records.SetService(svc) // a no-op for a service that did not change
 	}
 	for k, old := range s.services {
 		if _, ok := want[k]; !ok {
@@ -245,18 +243,6 @@ func namedContainerPort(svc *corev1.Service, sets []*appsv1.StatefulSet, name st
 		}
 	}
 	return 0
-}
-
-func sameService(a, b dns.Service) bool {
-	if a.Namespace != b.Namespace || a.Name != b.Name || a.PublishNotReady != b.PublishNotReady || len(a.Ports) != len(b.Ports) {
-		return false
-	}
-	for i := range a.Ports {
-		if a.Ports[i] != b.Ports[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // dnsUpstreams returns the resolvers the DNS server forwards to: the

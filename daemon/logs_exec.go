@@ -88,23 +88,33 @@ func statusOf(pod *corev1.Pod, name string) (corev1.ContainerStatus, bool) {
 	return corev1.ContainerStatus{}, false
 }
 
+// requestContainer returns the pod a logs or exec request names, the
+// container its "container" parameter picks (the only one by default) and
+// that container's status.
+func (d *Daemon) requestContainer(r *http.Request) (*corev1.Pod, *corev1.Container, corev1.ContainerStatus, error) {
+	pod, err := d.store.Pod(r.PathValue("ns"), r.PathValue("name"))
+	if err != nil {
+		return nil, nil, corev1.ContainerStatus{}, err
+	}
+	c, err := pickContainer(pod, r.URL.Query().Get("container"))
+	if err != nil {
+		return nil, nil, corev1.ContainerStatus{}, err
+	}
+	cs, _ := statusOf(pod, c.Name)
+	return pod, c, cs, nil
+}
+
 // handleLogs streams a container's CRI log as kubectl logs shows it. With
 // follow it keeps streaming until the client leaves, the container is
 // restarted or the pod is deleted.
 func (d *Daemon) handleLogs(w http.ResponseWriter, r *http.Request) {
 	ns, name := r.PathValue("ns"), r.PathValue("name")
 	q := r.URL.Query()
-	pod, err := d.store.Pod(ns, name)
+	pod, c, cs, err := d.requestContainer(r)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	c, err := pickContainer(pod, q.Get("container"))
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	cs, _ := statusOf(pod, c.Name)
 	// The newest attempt with a log: while a container waits to restart
 	// (CrashLoopBackOff) that is the run that just ended, as in kubelet.
 	attempt := cs.RestartCount
@@ -180,19 +190,13 @@ func (f flushWriter) Write(p []byte) (int, error) {
 // carrying stdin, stdout, stderr, terminal resizes and the exit status in
 // the frames api describes.
 func (d *Daemon) handleExec(w http.ResponseWriter, r *http.Request) {
-	ns, name := r.PathValue("ns"), r.PathValue("name")
+	name := r.PathValue("name")
 	q := r.URL.Query()
-	pod, err := d.store.Pod(ns, name)
+	_, c, cs, err := d.requestContainer(r)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	c, err := pickContainer(pod, q.Get("container"))
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	cs, _ := statusOf(pod, c.Name)
 	if cs.State.Running == nil || cs.ContainerID == "" {
 		writeError(w, fmt.Errorf("container %s of pod %s is not running: %w", c.Name, name, errdefs.ErrFailedPrecondition))
 		return

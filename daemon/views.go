@@ -241,17 +241,9 @@ func (d *Daemon) dnsRecords(name string) []api.DNSRecord {
 		if name != "" && !recordMatches(r, name) {
 			continue
 		}
-		out = append(out, api.DNSRecord{Name: mdnsFqdn(r.Name), Type: r.Type, TTL: ttl, Data: r.Data, Pod: r.Pod, Service: r.Service})
+		out = append(out, api.DNSRecord{Name: r.Name, Type: r.Type, TTL: ttl, Data: r.Data, Pod: r.Pod, Service: r.Service})
 	}
 	return out
-}
-
-// mdnsFqdn is name with its trailing dot, as in a zone file.
-func mdnsFqdn(name string) string {
-	if strings.HasSuffix(name, ".") {
-		return name
-	}
-	return name + "."
 }
 
 // recordMatches says whether r belongs to the pod or service called name

@@ -69,7 +69,7 @@ func TestInvalidNames(t *testing.T) {
 	want := []string{"10.0.0.2"}
 	var got []string
 	for _, r := range s.Records() {
-		if r.Type == "A" && r.Name == "ok.set.local" {
+		if r.Type == "A" && r.Name == "ok.set.local." {
 			got = append(got, r.Data)
 		}
 		if r.Type == "SRV" {

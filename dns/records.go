@@ -38,7 +38,7 @@ type Port struct {
 
 // Record is one served record, as listed by Records.
 type Record struct {
-	Name    string // owner, without the trailing dot: "web-0.nginx.set.local"
+	Name    string // owner, fully qualified as in a zone file: "web-0.nginx.set.local."
 	Type    string // "A", "AAAA", "SRV" or "PTR"
 	Data    string // presentation form: "10.88.0.5", "0 50 80 web-0.nginx.set.local.", "web-0.nginx.set.local."
 	Pod     string // "default/web-0", the pod the record points at, or ""
@@ -142,7 +142,7 @@ func (s *Server) Records() []Record {
 		if e == nil || e.kind != kindRecords {
 			continue
 		}
-		name := strings.TrimSuffix(wireToText(e.name), ".")
+		name := wireToText(e.name)
 		w := srvWeight(len(e.rd))
 		for _, rd := range e.rd {
 			r := Record{Name: name, Pod: rd.pod, Service: e.service}

@@ -178,20 +178,20 @@ func TestRecords(t *testing.T) {
 			{Namespace: "prod", Name: "x", Hostname: "db-0", Subdomain: "db", IP: ip("10.88.0.7"), Ready: true},
 		})
 	want := []dns.Record{
-		{"10.0.88.10.in-addr.arpa", "PTR", "db-0.db.example.test.", "prod/db-0", ""},
-		{"10.0.88.10.in-addr.arpa", "PTR", "db-0.db.prod.svc.k8s.local.", "prod/db-0", ""},
-		{"6.0.88.10.in-addr.arpa", "PTR", "db-1.db.example.test.", "prod/db-1", ""},
-		{"6.0.88.10.in-addr.arpa", "PTR", "db-1.db.prod.svc.k8s.local.", "prod/db-1", ""},
-		{"_pg._tcp.db.example.test", "SRV", "0 100 5432 db-0.db.example.test.", "prod/db-0", "prod/db"},
-		{"_pg._tcp.db.prod.svc.k8s.local", "SRV", "0 100 5432 db-0.db.prod.svc.k8s.local.", "prod/db-0", "prod/db"},
-		{"db-0.db.example.test", "A", "10.88.0.5", "prod/db-0", ""},
-		{"db-0.db.prod.svc.k8s.local", "A", "10.88.0.5", "prod/db-0", ""},
-		{"db-1.db.example.test", "A", "10.88.0.6", "prod/db-1", ""},
-		{"db-1.db.prod.svc.k8s.local", "A", "10.88.0.6", "prod/db-1", ""},
-		{"db.example.test", "A", "10.88.0.5", "prod/db-0", "prod/db"},
-		{"db.prod.svc.k8s.local", "A", "10.88.0.5", "prod/db-0", "prod/db"},
+		{"10.0.88.10.in-addr.arpa.", "PTR", "db-0.db.example.test.", "prod/db-0", ""},
+		{"10.0.88.10.in-addr.arpa.", "PTR", "db-0.db.prod.svc.k8s.local.", "prod/db-0", ""},
+		{"6.0.88.10.in-addr.arpa.", "PTR", "db-1.db.example.test.", "prod/db-1", ""},
+		{"6.0.88.10.in-addr.arpa.", "PTR", "db-1.db.prod.svc.k8s.local.", "prod/db-1", ""},
+		{"_pg._tcp.db.example.test.", "SRV", "0 100 5432 db-0.db.example.test.", "prod/db-0", "prod/db"},
+		{"_pg._tcp.db.prod.svc.k8s.local.", "SRV", "0 100 5432 db-0.db.prod.svc.k8s.local.", "prod/db-0", "prod/db"},
+		{"db-0.db.example.test.", "A", "10.88.0.5", "prod/db-0", ""},
+		{"db-0.db.prod.svc.k8s.local.", "A", "10.88.0.5", "prod/db-0", ""},
+		{"db-1.db.example.test.", "A", "10.88.0.6", "prod/db-1", ""},
+		{"db-1.db.prod.svc.k8s.local.", "A", "10.88.0.6", "prod/db-1", ""},
+		{"db.example.test.", "A", "10.88.0.5", "prod/db-0", "prod/db"},
+		{"db.prod.svc.k8s.local.", "A", "10.88.0.5", "prod/db-0", "prod/db"},
 	}
-	want[0].Name, want[1].Name = "5.0.88.10.in-addr.arpa", "5.0.88.10.in-addr.arpa"
+	want[0].Name, want[1].Name = "5.0.88.10.in-addr.arpa.", "5.0.88.10.in-addr.arpa."
 	got := s.Records()
 	if !slices.Equal(got, want) {
 		t.Errorf("Records:\n%v\nwant\n%v", got, want)
