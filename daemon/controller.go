@@ -282,12 +282,15 @@ func (c *controller) deletePod(set *appsv1.StatefulSet, a Action) error {
 		return err
 	}
 	if marked {
-		reason := reasonSuccessfulDelete
-		if strings.HasPrefix(a.Reason, "recreate") {
+		switch a.Cause {
+		case DeleteRecreate:
 			c.events.event(configs.KindStatefulSet, set.Namespace, set.Name, eventTypeWarning, reasonRecreating,
 				"StatefulSet %s/%s is recreating failed Pod %s", set.Namespace, set.Name, a.Pod)
+		case DeleteStuck:
+			c.events.event(configs.KindStatefulSet, set.Namespace, set.Name, eventTypeWarning, reasonReplacingStuck,
+				"StatefulSet %s/%s is replacing Pod %s, %s", set.Namespace, set.Name, a.Pod, a.Reason)
 		}
-		c.events.event(configs.KindStatefulSet, set.Namespace, set.Name, eventTypeNormal, reason,
+		c.events.event(configs.KindStatefulSet, set.Namespace, set.Name, eventTypeNormal, reasonSuccessfulDelete,
 			"delete Pod %s in StatefulSet %s successful", a.Pod, set.Name)
 		c.hub.publish(change{Kind: "Pod", Namespace: set.Namespace, Name: a.Pod})
 	}

@@ -25,6 +25,7 @@ const (
 	reasonFailedCreate     = "FailedCreate"
 	reasonNetworkFailed    = "FailedCreatePodSandBox"
 	reasonRecreating       = "RecreatingFailedPod"
+	reasonReplacingStuck   = "ReplacingStuckPod" // setlet's own: see Plan
 	reasonAdopted          = "Adopted"
 )
 

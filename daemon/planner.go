@@ -41,9 +41,32 @@ type Action struct {
 	// is built from: the current revision below the partition, the update
 	// revision otherwise. It is "" for other types.
 	Revision string
+	// Cause says, for ActionDeletePod, what the deletion is for; it is ""
+	// for other types. The executor records events and applies the volume
+	// retention policy from it.
+	Cause DeleteCause
 	// Reason says why, for humans (events, describe). Code must not parse it.
 	Reason string
 }
+
+// DeleteCause says why Plan deletes a pod.
+type DeleteCause string
+
+const (
+	// DeleteRecreate deletes a Failed or Succeeded pod so that it is
+	// created again.
+	DeleteRecreate DeleteCause = "Recreate"
+	// DeleteScaleDown deletes a condemned pod: its ordinal is no longer in
+	// the set's range. whenScaled applies to its volumes.
+	DeleteScaleDown DeleteCause = "ScaleDown"
+	// DeleteUpdate deletes a pod of another revision during a rolling
+	// update, to create it again at the update revision.
+	DeleteUpdate DeleteCause = "Update"
+	// DeleteStuck deletes a pod that is not Ready at a revision a new pod
+	// of its ordinal would not get, when that revision is known to work
+	// (see Plan): the recovery of kubernetes/kubernetes#67250.
+	DeleteStuck DeleteCause = "Stuck"
+)
 
 // PlanInput is everything Plan looks at.
 type PlanInput struct {
@@ -102,6 +125,25 @@ type PlanResult struct {
 //     maxUnavailable replicas are unavailable; their replacements are
 //     created at the update revision by later passes.
 //
+// One rule departs from Kubernetes, which freezes a rollout on a pod that
+// never becomes Ready until a human deletes that pod, even after the
+// template has been set back (kubernetes/kubernetes#67250, and "Forced
+// rollback" in the StatefulSet docs). With RollingUpdate, a replica that is
+// not terminating and not Running and Ready is deleted, so that it is
+// created again, when all of these hold:
+//
+//   - its revision is not the one a new pod of its ordinal gets (the update
+//     revision at or above the partition, the current one below it);
+//   - that revision is known to work: it is the current revision (whose
+//     rollout completed with every replica Ready), or another replica runs
+//     it Running and Ready.
+//
+// So re-applying or undoing to a template that is live on the other pods
+// replaces the broken pod instead of waiting for it forever, while a new,
+// untried template still waits, as in Kubernetes. The replaced pod is
+// already unavailable, so the rule never takes down a working pod, and it
+// cannot loop: the new pod is at the revision the rule wants.
+//
 // Every decision is level-triggered: a failed action is simply decided
 // again by the next pass. Plan is pure: no I/O, no clock, deterministic, and
 // it never modifies its input.
@@ -122,6 +164,9 @@ type pass struct {
 	replicas  int
 	monotonic bool
 	result    PlanResult
+	// deleted holds the pods this pass deletes, so no later step counts
+	// them again.
+	deleted map[string]bool
 }
 
 func newPass(in PlanInput) *pass {
@@ -208,6 +253,15 @@ func (p *pass) emit(t ActionType, ordinal int, pod, revision, reason string) {
 	p.result.Actions = append(p.result.Actions, Action{Type: t, Ordinal: ordinal, Pod: pod, Revision: revision, Reason: reason})
 }
 
+// emitDelete appends a deletion of pod to the plan.
+func (p *pass) emitDelete(pod *corev1.Pod, cause DeleteCause, reason string) {
+	p.result.Actions = append(p.result.Actions, Action{Type: ActionDeletePod, Ordinal: getOrdinal(pod), Pod: pod.Name, Cause: cause, Reason: reason})
+	if p.deleted == nil {
+		p.deleted = map[string]bool{}
+	}
+	p.deleted[pod.Name] = true
+}
+
 // wait records why the pass stops and reports true, so callers can
 // "return p.wait(...)".
 func (p *pass) wait(format string, args ...any) bool {
@@ -248,7 +302,7 @@ func (p *pass) processReplicas(replicas []*corev1.Pod) bool {
 			if isSucceeded(pod) {
 				reason = "recreate succeeded pod"
 			}
-			p.emit(ActionDeletePod, ordinal, pod.Name, "", reason)
+			p.emitDelete(pod, DeleteRecreate, reason)
 			if p.monotonic {
 				return true
 			}
@@ -257,6 +311,13 @@ func (p *pass) processReplicas(replicas []*corev1.Pod) bool {
 
 		if pod == nil || !isCreated(pod) {
 			p.emit(ActionCreatePod, ordinal, name, p.revisionFor(ordinal), "create missing pod")
+			if p.monotonic {
+				return true
+			}
+			continue
+		}
+
+		if !isTerminating(pod) && !isRunningAndReady(pod) && p.replaceStuck(replicas, i) {
 			if p.monotonic {
 				return true
 			}
@@ -329,7 +390,7 @@ func (p *pass) processCondemned(replicas, condemned []*corev1.Pod) bool {
 				return p.wait("waiting for %s to be available before scaling down", blocker)
 			}
 		}
-		p.emit(ActionDeletePod, getOrdinal(pod), pod.Name, "", "scale down")
+		p.emitDelete(pod, DeleteScaleDown, "scale down")
 		if p.monotonic {
 			return true
 		}
@@ -357,14 +418,14 @@ func (p *pass) rollingUpdate(replicas []*corev1.Pod) {
 	deleted, outdated := 0, 0
 	for target := len(replicas) - 1; target >= partition(p.set); target-- {
 		pod := replicas[target]
-		if pod == nil || getPodRevision(pod) == p.update || isTerminating(pod) {
+		if pod == nil || getPodRevision(pod) == p.update || isTerminating(pod) || p.deleted[pod.Name] {
 			continue
 		}
 		outdated++
 		if deleted >= budget {
 			continue
 		}
-		p.emit(ActionDeletePod, p.start+target, pod.Name, "", "update to revision "+p.update)
+		p.emitDelete(pod, DeleteUpdate, "update to revision "+p.update)
 		p.result.Status.CurrentReplicas--
 		deleted++
 	}
@@ -372,4 +433,37 @@ func (p *pass) rollingUpdate(replicas []*corev1.Pod) {
 		p.wait("rolling update waiting: %d of %d replicas unavailable (maxUnavailable %d), %d pods left to update",
 			unavailable, p.replicas, limit, outdated)
 	}
+}
+
+// replaceStuck applies the stuck-rollout rule (see Plan) to replicas[i],
+// which exists and is neither terminating nor Running and Ready: when the
+// rule holds it deletes the pod and reports true.
+func (p *pass) replaceStuck(replicas []*corev1.Pod, i int) bool {
+	if p.set.Spec.UpdateStrategy.Type != appsv1.RollingUpdateStatefulSetStrategyType {
+		return false
+	}
+	pod := replicas[i]
+	want := p.revisionFor(p.start + i)
+	if getPodRevision(pod) == want {
+		return false
+	}
+	proof := ""
+	if want == p.current {
+		proof = "the current revision"
+	} else {
+		for j, other := range replicas {
+			if j != i && other != nil && !isTerminating(other) && getPodRevision(other) == want && isRunningAndReady(other) {
+				proof = "Ready on " + other.Name
+				break
+			}
+		}
+	}
+	if proof == "" {
+		return false
+	}
+	if getPodRevision(pod) == p.current {
+		p.result.Status.CurrentReplicas--
+	}
+	p.emitDelete(pod, DeleteStuck, fmt.Sprintf("not Ready at revision %s while revision %s is %s", getPodRevision(pod), want, proof))
+	return true
 }

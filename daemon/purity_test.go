@@ -115,14 +115,16 @@ func TestPlanMixedInput(t *testing.T) {
 		res := daemon.Plan(mixedInput())
 		requireActions(t, res, "DeletePod web-1")
 	})
-	t.Run("Parallel/every rule applies in one pass: failed deleted, missing created, condemned deleted, no update while over budget", func(t *testing.T) {
+	t.Run("Parallel/every rule applies in one pass: failed deleted, stuck replaced, condemned deleted, no update while over budget", func(t *testing.T) {
 		res := daemon.Plan(mixedInput(parallel))
-		requireActions(t, res, "DeletePod web-1", "DeletePod web-7", "DeletePod web-5")
+		requireActions(t, res, "DeletePod web-1", "DeletePod web-2", "DeletePod web-7", "DeletePod web-5")
+		mustEqual(t, daemon.DeleteStuck, res.Actions[1].Cause, "web-2 is not Ready at the old revision and the new one is Ready on web-3")
 		mustContain(t, res.Wait, "rolling update waiting")
 		st := res.Status
 		// Counted: web-0..web-5 and web-7 (web-01 loses ordinal 1 to
-		// web-1; web-x and cache-0 are not members).
-		mustEqual(t, [5]int32{7, 4, 1, 5, 1}, [5]int32{st.Replicas, st.ReadyReplicas, st.AvailableReplicas, st.CurrentReplicas, st.UpdatedReplicas})
+		// web-1; web-x and cache-0 are not members), less web-2, which
+		// the stuck rule takes out of currentReplicas.
+		mustEqual(t, [5]int32{7, 4, 1, 4, 1}, [5]int32{st.Replicas, st.ReadyReplicas, st.AvailableReplicas, st.CurrentReplicas, st.UpdatedReplicas})
 		mustEqual(t, int32(1), *st.CollisionCount)
 		mustEqual(t, t0.Add(5*time.Second+time.Nanosecond), res.RequeueAt)
 	})

@@ -20,6 +20,11 @@ func TestRolloutRestartAndUndo(t *testing.T) {
 	h.apply(webSet("web", 3, ""))
 	h.waitPods(timeout(t, 60*time.Second), "default", allReady(names("web", 3)...))
 	first := h.podRevisions()
+	for _, name := range names("web", 3) {
+		if out, code := h.exec(name, "sh", "-c", "echo data of "+name+" > /www/marker"); code != 0 {
+			t.Fatalf("writing to the volume of %s: %d %s", name, code, out)
+		}
+	}
 
 	ctx := context.Background()
 	if got, err := h.client.Rollout(ctx, "default", "web", api.RolloutRequest{Action: api.RolloutRestart}); err != nil || got != "restarted" {
@@ -27,6 +32,7 @@ func TestRolloutRestartAndUndo(t *testing.T) {
 	}
 	events := h.waitRolledTo(t, first["web-0"], true)
 	wantReplaceOrder(t, events, first)
+	h.wantVolumeData()
 	second := h.podRevisions()
 
 	revs, err := h.client.Revisions(ctx, "default", "web")
@@ -39,6 +45,7 @@ func TestRolloutRestartAndUndo(t *testing.T) {
 	}
 	events = h.waitRolledTo(t, first["web-0"], false)
 	wantReplaceOrder(t, events, second)
+	h.wantVolumeData()
 	revs, err = h.client.Revisions(ctx, "default", "web")
 	if err != nil || len(revs) != 2 || revs[1].Revision != 3 || revs[1].Name != "web-"+first["web-0"] {
 		t.Fatalf("revisions after undo: %v %v (want the first renumbered to 3)", revs, err)
@@ -51,6 +58,17 @@ func TestRolloutRestartAndUndo(t *testing.T) {
 	}
 	if _, err := h.client.Rollout(ctx, "default", "web", api.RolloutRequest{Action: api.RolloutImage, Images: map[string]string{"nope": "x"}}); err == nil {
 		t.Error("set image of a container that does not exist succeeded")
+	}
+}
+
+// wantVolumeData checks that each pod of web finds in its volume what the
+// pod of its ordinal wrote there before it was replaced.
+func (h *harness) wantVolumeData() {
+	h.t.Helper()
+	for _, name := range names("web", 3) {
+		if out, code := h.exec(name, "cat", "/www/marker"); code != 0 || out != "data of "+name+"\n" {
+			h.t.Errorf("volume of %s after its replacement: %q (exit %d), want %q", name, out, code, "data of "+name+"\n")
+		}
 	}
 }
 
@@ -113,5 +131,52 @@ func wantReplaceOrder(t *testing.T, events []podEvent, before map[string]string)
 		if i > 0 && created[name] < readyAt[order[i-1]] {
 			t.Errorf("%s was replaced before %s was Ready again", name, order[i-1])
 		}
+	}
+}
+
+// neverStarts is the extra container YAML of a template whose pods run but
+// never become Ready: a startup probe that always fails, often enough not
+// to restart the container during the test.
+const neverStarts = `        startupProbe:
+          exec:
+            command: ["false"]
+          periodSeconds: 1
+          failureThreshold: 1000
+`
+
+// TestStuckRolloutRecovery: a rollout to a template whose pod never
+// becomes Ready stops at web-2, as in Kubernetes. Re-applying the old
+// template, and later undoing to it, replaces the broken pod instead of
+// waiting for it forever (kubernetes/kubernetes#67250), without touching
+// the pods that were never updated.
+func TestStuckRolloutRecovery(t *testing.T) {
+	t.Parallel()
+	h := startDaemon(t)
+	h.apply(webSet("web", 3, ""))
+	h.waitPods(timeout(t, 60*time.Second), "default", allReady(names("web", 3)...))
+	good := h.podRevisions()["web-0"]
+	untouched := h.podUIDs()
+
+	for _, back := range []string{"re-apply", "undo"} {
+		h.apply(webSet("web", 3, neverStarts))
+		h.waitPods(timeout(t, 60*time.Second), "default", func(pods map[string]*corev1.Pod) bool {
+			p := pods["web-2"]
+			return p != nil && p.DeletionTimestamp == nil && p.Labels["controller-revision-hash"] != "web-"+good &&
+				p.Status.Phase == corev1.PodRunning && !isReady(p)
+		})
+		if back == "re-apply" {
+			h.apply(webSet("web", 3, ""))
+		} else if got, err := h.client.Rollout(context.Background(), "default", "web", api.RolloutRequest{Action: api.RolloutUndo}); err != nil || got != "rolled back" {
+			t.Fatalf("rollout undo: %q, %v", got, err)
+		}
+		h.waitRolledTo(t, good, false)
+		if now := h.podUIDs(); !sameUIDs(untouched, now, "web-0", "web-1") {
+			t.Fatalf("after %s: web-0 and web-1 were replaced: %v, then %v", back, untouched, now)
+		}
+	}
+	evs := h.events()
+	i := eventIndex(evs, "is replacing Pod web-2, not Ready at revision")
+	if i < 0 || evs[i].Reason != "ReplacingStuckPod" || evs[i].Type != corev1.EventTypeWarning {
+		t.Errorf("no ReplacingStuckPod warning for web-2 among the events")
 	}
 }

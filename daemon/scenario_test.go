@@ -7,6 +7,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/setlet/setlet/daemon"
 )
 
 // The scenarios drive the planner through a fake world (world_test.go);
@@ -155,31 +157,65 @@ func TestScenarioPodNeverReadyDuringRollout(t *testing.T) {
 		mustEqual(t, [4]int32{3, 2, 2, 1}, [4]int32{st.Replicas, st.ReadyReplicas, st.CurrentReplicas, st.UpdatedReplicas})
 	})
 
+	// Kubernetes waits for web-2 forever here, even after the template is
+	// set back, until a human deletes web-2 (kubernetes/kubernetes#67250).
+	// A new, untried template waits too, in setlet as in Kubernetes.
+	t.Run("RollingUpdate/a new untried template still waits for the broken pod", func(t *testing.T) {
+		w.setImage("nginx:fix")
+		res := w.sync()
+		mustEqual(t, 0, len(res.Actions))
+		mustEqual(t, "waiting for web-2 to be Running and Ready", res.Wait)
+	})
+
 	// Re-applying the old template makes the old revision the update
-	// revision again (PlanRevisions renumbers it). Kubernetes still waits
-	// for web-2 to become Ready and so never replaces it: the set stays
-	// frozen until a human deletes web-2 (kubernetes/kubernetes#67250).
-	// Replacing such a broken pod automatically is a rule a later issue
-	// adds; this test pins today's Kubernetes behaviour.
-	t.Run("RollingUpdate/re-applying the old template does not unfreeze the rollout, as in Kubernetes", func(t *testing.T) {
+	// revision again (PlanRevisions renumbers it). It is the current
+	// revision, known to work, so setlet replaces the broken pod at once.
+	t.Run("RollingUpdate/re-applying the old template replaces the broken pod", func(t *testing.T) {
 		w.setImage("nginx:1.27")
 		res := w.sync()
 		mustTrue(t, w.lastRev.Renumber != nil, "the old revision is renumbered, not recreated")
 		mustEqual(t, oldRev, w.lastRev.Update.Name)
-		mustEqual(t, 0, len(res.Actions))
-		mustEqual(t, "waiting for web-2 to be Running and Ready", res.Wait)
+		requireActions(t, res, "DeletePod web-2")
+		mustEqual(t, daemon.DeleteStuck, res.Actions[0].Cause)
 		st := res.Status
 		mustEqual(t, oldRev, st.UpdateRevision)
 		mustEqual(t, oldRev, st.CurrentRevision)
 		mustEqual(t, [2]int32{2, 2}, [2]int32{st.CurrentReplicas, st.UpdatedReplicas})
 	})
 
-	t.Run("RollingUpdate/deleting the broken pod by hand recreates it at the update revision", func(t *testing.T) {
-		w.terminate("web-2")
+	t.Run("RollingUpdate/the replacement comes back at the old revision and the set is whole", func(t *testing.T) {
 		w.settle()
 		mustEqual(t, map[string]string{"web-0": oldRev, "web-1": oldRev, "web-2": oldRev}, w.revisions())
 		mustEqual(t, int32(3), w.set.Status.ReadyReplicas)
+		mustEqual(t, "", w.last.Wait)
 	})
+}
+
+// A rollout to a revision that works on some pods, then to a broken one,
+// then back: the revision Ready on other pods is known to work even though
+// it never became the current revision.
+func TestScenarioStuckRolloutBackToPartialRevision(t *testing.T) {
+	w := newWorld(t, newSet(3, withPartition(1)))
+	w.settle()
+	w.setImage("nginx:good")
+	w.settle()
+	good := w.set.Status.UpdateRevision
+	mustEqual(t, good, w.revisions()["web-2"])
+	mustEqual(t, good, w.revisions()["web-1"])
+
+	w.setImage("nginx:broken")
+	w.stuck = func(pod *corev1.Pod) bool { return pod.Spec.Containers[0].Image == "nginx:broken" }
+	w.settle()
+	mustEqual(t, "waiting for web-2 to be Running and Ready", w.last.Wait)
+
+	w.setImage("nginx:good")
+	res := w.sync()
+	requireActions(t, res, "DeletePod web-2")
+	mustContain(t, res.Actions[0].Reason, "is Ready on web-1")
+	w.settle()
+	old := w.revisions()["web-0"]
+	mustEqual(t, map[string]string{"web-0": old, "web-1": good, "web-2": good}, w.revisions())
+	mustTrue(t, old != good, "web-0 stays below the partition")
 }
 
 func TestScenarioOnDelete(t *testing.T) {

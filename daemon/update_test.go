@@ -218,3 +218,79 @@ func TestPlanOnDelete(t *testing.T) {
 		},
 	})
 }
+
+// The stuck-rollout rule (see daemon.Plan): a replica that is not Ready at a
+// revision its ordinal would not get is replaced when the revision it
+// would get is known to work.
+func TestPlanStuckRollout(t *testing.T) {
+	stuck := func(t *testing.T, res daemon.PlanResult) {
+		mustEqual(t, daemon.DeleteStuck, res.Actions[0].Cause)
+	}
+	runPlanCases(t, []planCase{
+		{
+			name:   "Stuck/a pod not Ready at the old revision goes when the update revision is Ready on another replica",
+			set:    newSet(3),
+			update: revNew,
+			pods:   []*corev1.Pod{p(0, revOld), p(1, revNew), p(2, "web-broken", notReady)},
+			want:   []string{"DeletePod web-2"},
+			check: func(t *testing.T, res daemon.PlanResult) {
+				stuck(t, res)
+				mustEqual(t, "not Ready at revision web-broken while revision web-new is Ready on web-1", res.Actions[0].Reason)
+			},
+		},
+		{
+			name: "Stuck/the current revision is known to work: undo replaces the broken pod",
+			set:  newSet(3),
+			pods: []*corev1.Pod{p(0, revOld), p(1, revOld), p(2, revNew, pending)},
+			want: []string{"DeletePod web-2"},
+			check: func(t *testing.T, res daemon.PlanResult) {
+				stuck(t, res)
+				mustEqual(t, "not Ready at revision web-new while revision web-old is the current revision", res.Actions[0].Reason)
+				mustEqual(t, int32(2), res.Status.CurrentReplicas, "the stuck pod was not at the current revision")
+			},
+		},
+		{
+			name:   "Stuck/a new untried template still waits for the broken pod, as Kubernetes does",
+			set:    newSet(3),
+			update: "web-fix",
+			pods:   []*corev1.Pod{p(0, revOld), p(1, revOld), p(2, revNew, notReady)},
+			wait:   "waiting for web-2 to be Running and Ready",
+		},
+		{
+			name:   "Stuck/a pod at the update revision is waited for",
+			set:    newSet(3),
+			update: revNew,
+			pods:   []*corev1.Pod{p(0, revOld), p(1, revNew), p(2, revNew, notReady)},
+			wait:   "waiting for web-2 to be Running and Ready",
+		},
+		{
+			name: "Stuck/a terminating pod is waited for, not deleted again",
+			set:  newSet(3),
+			pods: []*corev1.Pod{p(0, revOld), p(1, revOld), p(2, revNew, notReady, terminating)},
+			wait: "waiting for web-2 to terminate",
+		},
+		{
+			name: "Stuck/OnDelete leaves the broken pod to the user",
+			set:  newSet(3, onDelete),
+			pods: []*corev1.Pod{p(0, revOld), p(1, revOld), p(2, revNew, notReady)},
+			wait: "waiting for web-2 to be Running and Ready",
+		},
+		{
+			name:   "Stuck/below the partition the broken pod goes back to the current revision",
+			set:    newSet(3, withPartition(2)),
+			update: revNew,
+			pods:   []*corev1.Pod{p(0, revNew, notReady), p(1, revOld), p(2, revNew)},
+			want:   []string{"DeletePod web-0"},
+			check:  stuck,
+		},
+		{
+			name:   "Stuck/Parallel replaces the broken pod without spending the maxUnavailable budget",
+			set:    newSet(3, parallel),
+			update: revNew,
+			pods:   []*corev1.Pod{p(0, revOld), p(1, revNew), p(2, "web-broken", notReady)},
+			want:   []string{"DeletePod web-2"},
+			wait:   "rolling update waiting: 1 of 3 replicas unavailable (maxUnavailable 1), 1 pods left to update",
+			check:  stuck,
+		},
+	})
+}

@@ -327,6 +327,8 @@ func (w *world) checkPass(observed []*corev1.Pod, rp daemon.RevisionPlan, res da
 			}
 			scaleDowns = append(scaleDowns, a.Ordinal)
 		case pod.Status.Phase == corev1.PodFailed || pod.Status.Phase == corev1.PodSucceeded:
+		case a.Cause == daemon.DeleteStuck:
+			w.checkStuck(pod, observed, rp, a)
 		default:
 			if !rolling {
 				t.Fatalf("invariant: OnDelete deleted %s for an update", a.Pod)
@@ -386,4 +388,38 @@ func (w *world) checkWorld() {
 	if len(condemned) > 1 {
 		w.t.Fatalf("invariant: OrderedReady has %d condemned pods terminating at once: %v", len(condemned), condemned)
 	}
+}
+
+// checkStuck checks a deletion by the stuck-rollout rule against the rule
+// as Plan's documentation states it.
+func (w *world) checkStuck(pod *corev1.Pod, observed []*corev1.Pod, rp daemon.RevisionPlan, a daemon.Action) {
+	t := w.t
+	t.Helper()
+	set := w.set
+	if set.Spec.UpdateStrategy.Type != appsv1.RollingUpdateStatefulSetStrategyType {
+		t.Fatalf("invariant: %s replaced as stuck under %s", a.Pod, set.Spec.UpdateStrategy.Type)
+	}
+	if podReady(pod) {
+		t.Fatalf("invariant: %s replaced as stuck while Ready", a.Pod)
+	}
+	start := 0
+	if set.Spec.Ordinals != nil {
+		start = int(set.Spec.Ordinals.Start)
+	}
+	want := rp.Update.Name
+	if set.Spec.UpdateStrategy.RollingUpdate != nil && a.Ordinal < start+int(*set.Spec.UpdateStrategy.RollingUpdate.Partition) {
+		want = rp.Current.Name
+	}
+	if pod.Labels[appsv1.StatefulSetRevisionLabel] == want {
+		t.Fatalf("invariant: %s replaced as stuck while at revision %s, the one it would be created at", a.Pod, want)
+	}
+	if want == rp.Current.Name {
+		return
+	}
+	for _, other := range observed {
+		if other.Name != pod.Name && other.DeletionTimestamp == nil && podReady(other) && other.Labels[appsv1.StatefulSetRevisionLabel] == want {
+			return
+		}
+	}
+	t.Fatalf("invariant: %s replaced as stuck but revision %s is neither current nor Ready on another pod", a.Pod, want)
 }
