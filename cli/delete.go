@@ -25,10 +25,12 @@ func deleteCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "delete",
 		Usage:     "delete sets, pods or the objects of manifests, as kubectl delete does",
-		ArgsUsage: "-f FILE | set NAME... | pod NAME...",
+		ArgsUsage: "-f FILE | set NAME... | pod NAME... | volume NAME...",
 		Description: "delete -f deletes the objects the manifests name. delete set NAME deletes a set and\n" +
-			"its pods; its volumes stay. delete pod NAME deletes a pod, which its set creates again\n" +
-			"with the same name and volumes, as in Kubernetes.",
+			"its pods; its volumes stay unless its persistentVolumeClaimRetentionPolicy.whenDeleted\n" +
+			"is Delete. delete pod NAME deletes a pod, which its set creates again with the same name\n" +
+			"and volumes, as in Kubernetes. delete volume NAME deletes a volume and its data at once;\n" +
+			"it refuses while a pod uses the volume.",
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "filename", Aliases: []string{"f"}, Usage: "manifest `FILE`, directory or - (repeatable)"},
 		},
@@ -44,14 +46,14 @@ func deleteCommand() *cli.Command {
 				return runDeleteFiles(c.Context, clientOf(c), opts, c.App.Reader, c.App.Writer, c.App.ErrWriter)
 			}
 			if c.NArg() == 0 {
-				return errors.New("delete needs -f FILE, set NAME or pod NAME")
+				return errors.New("delete needs -f FILE, set NAME, pod NAME or volume NAME")
 			}
 			res, names, err := resourceArgs("delete", c.Args().Slice())
 			if err != nil {
 				return err
 			}
-			if res.Name != "sets" && res.Name != "pods" {
-				return fmt.Errorf("delete %s: only sets and pods can be deleted by name (services, ConfigMaps and Secrets with delete -f; volumes are never deleted by setlet)", res.Name)
+			if res.Name != "sets" && res.Name != "pods" && res.Name != "volumes" {
+				return fmt.Errorf("delete %s: only sets, pods and volumes can be deleted by name (services, ConfigMaps and Secrets with delete -f)", res.Name)
 			}
 			if len(names) == 0 {
 				return fmt.Errorf("delete %s needs a NAME", res.Name)
@@ -97,15 +99,18 @@ func printDeleteResults(stdout, stderr io.Writer, results []api.ObjectResult) (m
 	return missing
 }
 
-// runDeleteNames deletes sets or pods by name, going on past the ones that
+// runDeleteNames deletes sets, pods or volumes by name, going on past the ones that
 // do not exist, as kubectl does.
 func runDeleteNames(ctx context.Context, client *api.Client, opts deleteOptions, stdout, stderr io.Writer) error {
 	missing := false
 	for _, name := range opts.Names {
 		var err error
-		if opts.Resource.Name == "sets" {
+		switch opts.Resource.Name {
+		case "sets":
 			err = client.DeleteStatefulSet(ctx, opts.Namespace, name)
-		} else {
+		case "volumes":
+			err = client.DeleteVolume(ctx, opts.Namespace, name)
+		default:
 			err = client.DeletePod(ctx, opts.Namespace, name)
 		}
 		switch {

@@ -130,7 +130,7 @@ func runGet(ctx context.Context, client getClient, opts getOptions, stdout, stde
 		return errors.New("a resource cannot be retrieved by name across all namespaces")
 	}
 	if opts.Watch && opts.Resource.WatchPath == "" {
-		return fmt.Errorf("get %s -w: the daemon cannot stream %s changes; only sets, pods and events can be watched", opts.Resource.Name, opts.Resource.Name)
+		return fmt.Errorf("get %s -w: the daemon cannot stream %s changes; only sets, pods, volumes and events can be watched", opts.Resource.Name, opts.Resource.Name)
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

@@ -131,6 +131,7 @@ func TestRunGet(t *testing.T) {
 	pods, _ := lookupResource("pods")
 	sets, _ := lookupResource("sets")
 	volumes, _ := lookupResource("volumes")
+	services, _ := lookupResource("services")
 	events, _ := lookupResource("events")
 	revisions, _ := lookupResource("controllerrevisions")
 	set := testSet()
@@ -174,8 +175,8 @@ func TestRunGet(t *testing.T) {
 			errors.New("a resource cannot be retrieved by name across all namespaces"), "", ""},
 		{"a bad output format", getOptions{Resource: pods, Output: "xml"}, fake,
 			errors.New(`unsupported output format "xml": use wide, json, yaml or name`), "", ""},
-		{"volumes cannot be watched", getOptions{Resource: volumes, Watch: true}, fake,
-			errors.New("get volumes -w: the daemon cannot stream volumes changes; only sets, pods and events can be watched"), "", ""},
+		{"services cannot be watched", getOptions{Resource: services, Watch: true}, fake,
+			errors.New("get services -w: the daemon cannot stream services changes; only sets, pods, volumes and events can be watched"), "", ""},
 		{"a daemon error", getOptions{Resource: pods}, &fakeGetter{err: errors.New("boom")}, errors.New("boom"), "", ""},
 	}
 	for _, tt := range tests {

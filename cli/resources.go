@@ -56,7 +56,7 @@ func lookupResource(name string) (resourceKind, bool) {
 	case "volumes", "volume", "pvc", "pvcs", "persistentvolumeclaims", "persistentvolumeclaim":
 		return resourceKind{
 			Name: "volumes", Kind: "PersistentVolumeClaim", APIVersion: "v1",
-			Resource: "persistentvolumeclaims", Singular: "persistentvolumeclaim",
+			Resource: "persistentvolumeclaims", Singular: "persistentvolumeclaim", WatchPath: "volumes",
 			columns: volumeColumns, row: volumeRow, decode: decodeAs[corev1.PersistentVolumeClaim],
 		}, true
 	case "services", "service", "svc":

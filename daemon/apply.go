@@ -161,15 +161,16 @@ func (d *Daemon) deleteObjects(req api.ApplyRequest) (api.ApplyResponse, error) 
 }
 
 // deleteObject deletes one applied object. A StatefulSet's pods are then
-// deleted by its controller; its volumes stay.
+// deleted by its controller; its volumes stay unless its whenDeleted
+// policy is Delete (deleteSet).
 func (d *Daemon) deleteObject(k storage.ObjectKey) error {
+	if k.Kind == configs.KindStatefulSet {
+		return d.deleteSet(k.Namespace, k.Name)
+	}
 	if err := d.store.DeleteObject(k); err != nil {
 		return err
 	}
 	d.hub.publish(change{Kind: k.Kind, Namespace: k.Namespace, Name: k.Name})
-	if k.Kind == configs.KindStatefulSet {
-		d.controller.enqueue(k.Namespace, k.Name)
-	}
 	return nil
 }
 

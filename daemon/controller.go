@@ -142,6 +142,12 @@ func (c *controller) sync(ctx context.Context, k string) error {
 	if err != nil {
 		return err
 	}
+	if err := c.markCondemnedClaims(set, pods); err != nil {
+		return err
+	}
+	if err := c.reapVolumes(ns, name); err != nil {
+		return err
+	}
 	revs, err := PlanRevisions(set, history, pods)
 	if err != nil {
 		return err
@@ -259,6 +265,13 @@ func (c *controller) createPod(set *appsv1.StatefulSet, revs RevisionPlan, a Act
 		} else if !errdefs.IsNotFound(err) {
 			return err
 		}
+		for _, claim := range set.Spec.VolumeClaimTemplates {
+			// In this transaction, so that no volume marked for deletion
+			// since EnsureVolume above is given to the pod.
+			if err := tx.CheckVolumeFree(storage.VolumeName(claim.Name, set.Name, a.Ordinal)); err != nil {
+				return err
+			}
+		}
 		created = true
 		return tx.PutPod(pod)
 	})
@@ -276,11 +289,26 @@ func (c *controller) createPod(set *appsv1.StatefulSet, revs RevisionPlan, a Act
 
 // deletePod marks the pod for graceful deletion; the kubelet side stops
 // its containers and removes the record once they are gone.
+//
+// A scale-down with whenScaled: Delete marks the pod's volumes for
+// deletion in the same transaction (see retention.go).
 func (c *controller) deletePod(set *appsv1.StatefulSet, a Action) error {
-	marked, err := markTerminating(c.store, set.Namespace, a.Pod, c.clock)
+	var marked bool
+	var claims []string
+	err := c.store.Update(func(tx *storage.Tx) error {
+		var err error
+		if marked, err = markPodTerminating(tx, set.Namespace, a.Pod, c.clock); err != nil {
+			return err
+		}
+		if a.Cause == DeleteScaleDown && whenScaledDelete(set) {
+			claims, err = markClaimsDeleting(tx, set, a.Ordinal, c.clock)
+		}
+		return err
+	})
 	if err != nil {
 		return err
 	}
+	c.publishVolumes(set.Namespace, claims)
 	if marked {
 		switch a.Cause {
 		case DeleteRecreate:
@@ -301,27 +329,31 @@ func (c *controller) deletePod(set *appsv1.StatefulSet, a Action) error {
 // markTerminating sets the deletion timestamp of pod ns/name, with the
 // pod's grace period, unless it is already set. It reports whether it
 // changed the record; a missing pod is not an error.
-func markTerminating(store *storage.Store, ns, name string, c clock) (bool, error) {
-	marked := false
-	err := store.Update(func(tx *storage.Tx) error {
-		pod, err := tx.Pod(ns, name)
-		if errdefs.IsNotFound(err) {
-			return nil
-		}
-		if err != nil || pod.DeletionTimestamp != nil {
-			return err
-		}
-		now := metav1.NewTime(c.Now())
-		pod.DeletionTimestamp = &now
-		grace := int64(corev1.DefaultTerminationGracePeriodSeconds)
-		if g := pod.Spec.TerminationGracePeriodSeconds; g != nil {
-			grace = *g
-		}
-		pod.DeletionGracePeriodSeconds = &grace
-		marked = true
-		return tx.PutPod(pod)
+func markTerminating(store *storage.Store, ns, name string, c clock) (marked bool, err error) {
+	err = store.Update(func(tx *storage.Tx) error {
+		marked, err = markPodTerminating(tx, ns, name, c)
+		return err
 	})
 	return marked, err
+}
+
+// markPodTerminating is markTerminating within transaction tx.
+func markPodTerminating(tx *storage.Tx, ns, name string, c clock) (bool, error) {
+	pod, err := tx.Pod(ns, name)
+	if errdefs.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil || pod.DeletionTimestamp != nil {
+		return false, err
+	}
+	now := metav1.NewTime(c.Now())
+	pod.DeletionTimestamp = &now
+	grace := int64(corev1.DefaultTerminationGracePeriodSeconds)
+	if g := pod.Spec.TerminationGracePeriodSeconds; g != nil {
+		grace = *g
+	}
+	pod.DeletionGracePeriodSeconds = &grace
+	return true, tx.PutPod(pod)
 }
 
 // fixIdentity repairs the identity labels of an existing pod.
@@ -345,7 +377,8 @@ func (c *controller) fixIdentity(set *appsv1.StatefulSet, a Action) error {
 
 // releaseOrphans marks for deletion the pods of a set that no longer
 // exists, as Kubernetes' garbage collector deletes the pods a deleted set
-// owned. Its volumes stay (retention policy Retain); its revisions go.
+// owned, and deletes its revisions. Its volumes stay, unless deleteSet
+// marked them (whenDeleted: Delete): those go once their pods are gone.
 func (c *controller) releaseOrphans(ns, name string) error {
 	var pods []*corev1.Pod
 	var history []*appsv1.ControllerRevision
@@ -383,6 +416,7 @@ func (c *controller) releaseOrphans(ns, name string) error {
 		})
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.reapVolumes(ns, name))
 	return errors.Join(errs...)
 }
 

@@ -210,20 +210,18 @@ func (h *harness) waitPods(ctx context.Context, ns string, cond func(map[string]
 	h.t.Helper()
 	var seen []podEvent
 	pods := map[string]*corev1.Pod{}
-	list, err := h.client.Pods(ctx, ns)
-	if err != nil {
-		h.t.Fatalf("listing pods: %v", err)
-	}
-	for i := range list {
-		pods[list[i].Name] = &list[i]
-	}
-	if cond(pods) {
-		return seen
-	}
+	listed := false // the initial events are all in: cond may be asked
 	errDone := fmt.Errorf("condition met")
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	err = h.client.Watch(ctx, "pods", ns, func(ev api.RawWatchEvent) error {
+	err := h.client.WatchBookmarked(ctx, "pods", ns, func(ev api.RawWatchEvent) error {
+		if ev.Type == api.Bookmark {
+			listed = true
+			if cond(pods) {
+				return errDone
+			}
+			return nil
+		}
 		var pod corev1.Pod
 		if err := json.Unmarshal(ev.Object, &pod); err != nil {
 			return err
@@ -235,7 +233,7 @@ func (h *harness) waitPods(ctx context.Context, ns string, cond func(map[string]
 			p := pod
 			pods[pod.Name] = &p
 		}
-		if cond(pods) {
+		if listed && cond(pods) {
 			return errDone
 		}
 		return nil

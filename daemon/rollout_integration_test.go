@@ -20,11 +20,7 @@ func TestRolloutRestartAndUndo(t *testing.T) {
 	h.apply(webSet("web", 3, ""))
 	h.waitPods(timeout(t, 60*time.Second), "default", allReady(names("web", 3)...))
 	first := h.podRevisions()
-	for _, name := range names("web", 3) {
-		if out, code := h.exec(name, "sh", "-c", "echo data of "+name+" > /www/marker"); code != 0 {
-			t.Fatalf("writing to the volume of %s: %d %s", name, code, out)
-		}
-	}
+	h.writeMarkers(names("web", 3)...)
 
 	ctx := context.Background()
 	if got, err := h.client.Rollout(ctx, "default", "web", api.RolloutRequest{Action: api.RolloutRestart}); err != nil || got != "restarted" {
@@ -66,9 +62,7 @@ func TestRolloutRestartAndUndo(t *testing.T) {
 func (h *harness) wantVolumeData() {
 	h.t.Helper()
 	for _, name := range names("web", 3) {
-		if out, code := h.exec(name, "cat", "/www/marker"); code != 0 || out != "data of "+name+"\n" {
-			h.t.Errorf("volume of %s after its replacement: %q (exit %d), want %q", name, out, code, "data of "+name+"\n")
-		}
+		h.wantMarker(name, true)
 	}
 }
 

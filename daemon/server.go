@@ -48,6 +48,7 @@ func (d *Daemon) routes() http.Handler {
 	mux.HandleFunc("POST /v1/namespaces/{ns}/pods/{name}/exec", d.handleExec)
 
 	mux.HandleFunc("GET /v1/volumes", d.handleListVolumes)
+	mux.HandleFunc("DELETE /v1/namespaces/{ns}/volumes/{name}", d.handleDeleteVolume)
 	mux.HandleFunc("GET /v1/services", d.handleListServices)
 	mux.HandleFunc("GET /v1/events", d.handleListEvents)
 	mux.HandleFunc("GET /v1/dns", d.handleListDNS)
@@ -168,6 +169,15 @@ func (d *Daemon) handleScale(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, api.ObjectResult{Kind: configs.KindStatefulSet, Namespace: r.PathValue("ns"), Name: r.PathValue("name"), Action: "scaled"})
 }
 
+func (d *Daemon) handleDeleteVolume(w http.ResponseWriter, r *http.Request) {
+	ns, name := r.PathValue("ns"), r.PathValue("name")
+	if err := d.deleteVolume(ns, name); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, api.ObjectResult{Kind: "PersistentVolumeClaim", Namespace: ns, Name: name, Action: "deleted"})
+}
+
 func (d *Daemon) handleDeletePod(w http.ResponseWriter, r *http.Request) {
 	ns, name := r.PathValue("ns"), r.PathValue("name")
 	if _, err := d.store.Pod(ns, name); err != nil {
@@ -231,6 +241,10 @@ func (d *Daemon) handleGetPod(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Daemon) handleListVolumes(w http.ResponseWriter, r *http.Request) {
+	if isWatch(r) {
+		d.serveWatch(w, r, "Volume")
+		return
+	}
 	vols, err := d.listVolumes(namespaceFilter(r))
 	if err != nil {
 		writeError(w, err)
@@ -348,14 +362,19 @@ func (d *Daemon) handlePullImage(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, toAPIImages([]runtimeImage{img})[0])
 }
 
+// initialEventsEnd is the object of the bookmark that ends a watch's
+// initial events, annotated as Kubernetes annotates it.
+var initialEventsEnd = map[string]any{"metadata": map[string]any{"annotations": map[string]string{"k8s.io/initial-events-end": "true"}}}
+
 func isWatch(r *http.Request) bool {
 	w, _ := strconv.ParseBool(r.URL.Query().Get("watch"))
 	return w
 }
 
 // serveWatch streams kind's objects of the requested namespace: first the
-// present ones as ADDED, then every change, one JSON object per line, until
-// the client goes away or the daemon stops.
+// present ones as ADDED, then, when the request has
+// allowWatchBookmarks=true, one BOOKMARK event, then every change, one JSON
+// object per line, until the client goes away or the daemon stops.
 func (d *Daemon) serveWatch(w http.ResponseWriter, r *http.Request, kind string) {
 	ns := namespaceFilter(r)
 	sub, cancel := d.hub.subscribe()
@@ -375,6 +394,9 @@ func (d *Daemon) serveWatch(w http.ResponseWriter, r *http.Request, kind string)
 	}
 	seen, ok := d.watchList(kind, ns, nil, send)
 	if !ok {
+		return
+	}
+	if b, _ := strconv.ParseBool(r.URL.Query().Get("allowWatchBookmarks")); b && !send(api.Bookmark, initialEventsEnd) {
 		return
 	}
 	for {

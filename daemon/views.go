@@ -113,6 +113,10 @@ func (d *Daemon) volumeClaim(v storage.Volume) corev1.PersistentVolumeClaim {
 		},
 		Status: corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimBound, AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}},
 	}
+	if v.Deleting != nil {
+		t := metav1.NewTime(*v.Deleting)
+		pvc.DeletionTimestamp = &t // kubectl shows it as Terminating
+	}
 	if q, err := resource.ParseQuantity(v.Capacity); err == nil {
 		pvc.Spec.Resources.Requests = corev1.ResourceList{corev1.ResourceStorage: q}
 		pvc.Status.Capacity = corev1.ResourceList{corev1.ResourceStorage: q}
@@ -299,6 +303,14 @@ func (d *Daemon) watchList(kind, ns string, seen map[string]any, send func(strin
 		for _, p := range pods {
 			now[key(p.Namespace, p.Name)] = p
 		}
+	case "Volume":
+		vols, err := d.listVolumes(ns)
+		if err != nil {
+			return seen, true
+		}
+		for i := range vols {
+			now[key(vols[i].Namespace, vols[i].Name)] = &vols[i]
+		}
 	case "Event":
 		var last uint64
 		if v, ok := seen["\x00seq"]; ok {
@@ -340,7 +352,7 @@ func (d *Daemon) watchList(kind, ns string, seen map[string]any, send func(strin
 	return now, true
 }
 
-// watchOne sends the change of one set or pod.
+// watchOne sends the change of one set, pod or volume.
 func (d *Daemon) watchOne(kind string, c change, seen map[string]any, send func(string, any) bool) (map[string]any, bool) {
 	k := key(c.Namespace, c.Name)
 	var obj any
@@ -350,6 +362,12 @@ func (d *Daemon) watchOne(kind string, c change, seen map[string]any, send func(
 		obj, err = d.store.StatefulSet(c.Namespace, c.Name)
 	case "Pod":
 		obj, err = d.store.Pod(c.Namespace, c.Name)
+	case "Volume":
+		var v storage.Volume
+		if v, err = d.store.Volume(c.Name); err == nil {
+			pvc := d.volumeClaim(v)
+			obj = &pvc
+		}
 	}
 	if err != nil {
 		if old, ok := seen[k]; ok {

@@ -287,6 +287,7 @@ func TestViewRejectsWrites(t *testing.T) {
 		"DeleteRevision":          func(tx *storage.Tx) error { return tx.DeleteRevision("a", "b") },
 		"PutPod":                  func(tx *storage.Tx) error { return tx.PutPod(newPod("default", "web", 0)) },
 		"DeletePod":               func(tx *storage.Tx) error { return tx.DeletePod("a", "b") },
+		"MarkVolumeDeleting":      func(tx *storage.Tx) error { _, err := tx.MarkVolumeDeleting("www-web-0", time.Unix(1, 0)); return err },
 		"AddEvents":               func(tx *storage.Tx) error { return tx.AddEvents(storage.Event{Type: "Normal", Reason: "X"}) },
 	}
 	for name, write := range writes {

@@ -39,6 +39,10 @@ type Volume struct {
 	Path      string    `json:"path"`               // absolute directory, set by EnsureVolume
 	Capacity  string    `json:"capacity,omitempty"` // requested storage quantity as written, informational
 	Created   time.Time `json:"created"`            // set by EnsureVolume from the clock
+	// Deleting is when the volume was marked for deletion (MarkVolumeDeleting),
+	// nil when it is not. A marked volume is deleted once no pod uses it,
+	// and is never given to a new pod.
+	Deleting *time.Time `json:"deleting,omitempty"`
 }
 
 // VolumeName returns the name of the volume of claim template claim for
@@ -124,7 +128,9 @@ func (s *Store) Volumes() (vs []Volume, err error) {
 // for concurrent use, and safe against a crash at any point:
 //
 //   - A record for the same namespace, set, claim and ordinal is returned
-//     as it is (a later Capacity does not change it). If its directory has
+//     as it is (a later Capacity does not change it); a record marked for
+//     deletion gives an errdefs.ErrUnavailable error until it is gone, after
+//     which a new, empty volume is made. If its directory has
 //     vanished, the data it held is lost: EnsureVolume returns an
 //     errdefs.ErrFailedPrecondition error instead of silently making a new,
 //     empty volume. DeleteVolume clears that state.
@@ -154,6 +160,9 @@ func (s *Store) EnsureVolume(v Volume) (Volume, bool, error) {
 			if !sameOwner(old, v) {
 				return fmt.Errorf("ensuring volume %s: it belongs to claim %s of %s/%s ordinal %d: %w",
 					v.Name, old.Claim, old.Namespace, old.Set, old.Ordinal, errdefs.ErrConflict)
+			}
+			if err := old.checkNotDeleting(); err != nil {
+				return fmt.Errorf("ensuring %w", err)
 			}
 			if err := checkVolumeDir(old); err != nil {
 				return err
@@ -245,6 +254,68 @@ func syncDir(dir string) error {
 		return fmt.Errorf("syncing %s: %w", dir, err)
 	}
 	return nil
+}
+
+// MarkVolumeDeleting marks volume name for deletion at now, unless it is
+// already marked, and reports whether it changed the record. From then on
+// EnsureVolume refuses it and CheckVolumeFree fails, so that no new pod
+// can take it; the daemon deletes it (DeleteVolume) once no pod uses it.
+// The mark is never taken back.
+func (tx *Tx) MarkVolumeDeleting(name string, now time.Time) (bool, error) {
+	b, err := tx.writeBucket(bucketVolumes)
+	if err != nil {
+		return false, err
+	}
+	v, err := tx.Volume(name)
+	if err != nil || v.Deleting != nil {
+		return false, err
+	}
+	now = now.Round(0)
+	v.Deleting = &now
+	if err := tx.putJSON(b, name, v); err != nil {
+		return false, fmt.Errorf("marking volume %s for deletion: %w", name, err)
+	}
+	return true, nil
+}
+
+// CheckVolumeFree fails when volume name is marked for deletion, with an
+// errdefs.ErrUnavailable error. A pod record that names the volume must be
+// written in the same transaction as this check: that is what keeps a new
+// pod off a volume that is about to be deleted.
+func (tx *Tx) CheckVolumeFree(name string) error {
+	v, err := tx.Volume(name)
+	if err != nil {
+		return err
+	}
+	return v.checkNotDeleting()
+}
+
+// checkNotDeleting fails when v is marked for deletion.
+func (v Volume) checkNotDeleting() error {
+	if v.Deleting == nil {
+		return nil
+	}
+	return fmt.Errorf("volume %s: it is being deleted (since %s): %w", v.Name, v.Deleting.Format(time.RFC3339), errdefs.ErrUnavailable)
+}
+
+// VolumeUsers returns the names of the pods of v's namespace whose spec
+// names volume v as a PersistentVolumeClaim, terminating pods included,
+// sorted.
+func (tx *Tx) VolumeUsers(v Volume) ([]string, error) {
+	pods, err := tx.pods(v.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	var users []string
+	for _, pod := range pods {
+		for _, pv := range pod.Spec.Volumes {
+			if pv.PersistentVolumeClaim != nil && pv.PersistentVolumeClaim.ClaimName == v.Name {
+				users = append(users, pod.Name)
+				break
+			}
+		}
+	}
+	return users, nil
 }
 
 // DeleteVolume removes volume name: its directory with all its data, then

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/setlet/setlet/storage"
 )
@@ -314,4 +316,78 @@ func TestDeleteVolumeFinishesInterruptedDelete(t *testing.T) {
 		_, err := os.Stat(dir)
 		noErr(t, err)
 	})
+}
+
+func TestMarkVolumeDeleting(t *testing.T) {
+	st, clock := openStore(t)
+	v, _, err := st.EnsureVolume(www(0))
+	noErr(t, err)
+	noErr(t, os.WriteFile(filepath.Join(v.Path, "f"), []byte("old data"), 0o600))
+
+	marked := clock.Now()
+	noErr(t, st.Update(func(tx *storage.Tx) error {
+		changed, err := tx.MarkVolumeDeleting(v.Name, marked)
+		isTrue(t, changed, "first mark changes the record")
+		return err
+	}))
+	clock.Advance(time.Minute)
+	noErr(t, st.Update(func(tx *storage.Tx) error {
+		changed, err := tx.MarkVolumeDeleting(v.Name, clock.Now())
+		isTrue(t, !changed, "a second mark changes nothing")
+		return err
+	}))
+	got, err := st.Volume(v.Name)
+	noErr(t, err)
+	isTrue(t, got.Deleting != nil && got.Deleting.Equal(marked), "the first mark's time is kept: %v", got.Deleting)
+
+	// A marked volume is given to no pod: EnsureVolume and CheckVolumeFree
+	// refuse it, and its data is still there until it is deleted.
+	_, _, err = st.EnsureVolume(www(0))
+	errIs(t, err, errdefs.ErrUnavailable)
+	contains(t, err.Error(), "www-web-0: it is being deleted")
+	err = st.View(func(tx *storage.Tx) error { return tx.CheckVolumeFree(v.Name) })
+	errIs(t, err, errdefs.ErrUnavailable)
+	_, err = os.Stat(filepath.Join(v.Path, "f"))
+	noErr(t, err)
+
+	noErr(t, st.DeleteVolume(v.Name))
+	nv, created, err := st.EnsureVolume(www(0))
+	noErr(t, err)
+	isTrue(t, created && nv.Deleting == nil, "a new volume once the marked one is gone")
+	_, err = os.Stat(filepath.Join(nv.Path, "f"))
+	isTrue(t, os.IsNotExist(err), "the new volume is empty")
+	noErr(t, st.View(func(tx *storage.Tx) error { return tx.CheckVolumeFree(v.Name) }))
+
+	noErr(t, st.Update(func(tx *storage.Tx) error {
+		_, err := tx.MarkVolumeDeleting("www-web-9", clock.Now())
+		errIs(t, err, errdefs.ErrNotFound)
+		return nil
+	}))
+}
+
+func TestVolumeUsers(t *testing.T) {
+	st, _ := openStore(t)
+	v, _, err := st.EnsureVolume(www(0))
+	noErr(t, err)
+	claim := func(pod *corev1.Pod, name string) *corev1.Pod {
+		pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: "www", VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: name},
+		}})
+		return pod
+	}
+	noErr(t, st.Update(func(tx *storage.Tx) error {
+		users, err := tx.VolumeUsers(v)
+		hasLen(t, users, 0)
+		return err
+	}))
+	terminating := claim(newPod("default", "web", 0), v.Name)
+	terminating.DeletionTimestamp = &metav1.Time{Time: time.Unix(5, 0)}
+	noErr(t, st.PutPod(terminating))
+	noErr(t, st.PutPod(claim(newPod("default", "web", 1), "www-web-1")))
+	noErr(t, st.PutPod(claim(newPod("other", "web", 0), v.Name))) // same claim name, another namespace
+	noErr(t, st.View(func(tx *storage.Tx) error {
+		users, err := tx.VolumeUsers(v)
+		equal(t, []string{"web-0"}, users, "terminating pods use their volumes until they are gone")
+		return err
+	}))
 }

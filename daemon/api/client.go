@@ -75,7 +75,8 @@ func (c *Client) Delete(ctx context.Context, req ApplyRequest) (ApplyResponse, e
 	return resp, err
 }
 
-// DeleteStatefulSet deletes set ns/name; its pods go, its volumes stay.
+// DeleteStatefulSet deletes set ns/name; its pods go, its volumes stay
+// unless its persistentVolumeClaimRetentionPolicy.whenDeleted is Delete.
 func (c *Client) DeleteStatefulSet(ctx context.Context, ns, name string) error {
 	return c.do(ctx, http.MethodDelete, objectPath(ns, "statefulsets", name), nil, nil, nil)
 }
@@ -83,6 +84,12 @@ func (c *Client) DeleteStatefulSet(ctx context.Context, ns, name string) error {
 // DeletePod deletes pod ns/name; its set creates it again, as in Kubernetes.
 func (c *Client) DeletePod(ctx context.Context, ns, name string) error {
 	return c.do(ctx, http.MethodDelete, objectPath(ns, "pods", name), nil, nil, nil)
+}
+
+// DeleteVolume deletes volume ns/name and its data; it fails with an
+// errdefs.ErrConflict error while a pod uses the volume.
+func (c *Client) DeleteVolume(ctx context.Context, ns, name string) error {
+	return c.do(ctx, http.MethodDelete, objectPath(ns, "volumes", name), nil, nil, nil)
 }
 
 // Scale sets the replicas of set ns/name.
@@ -200,13 +207,31 @@ type RawDescribe struct {
 	DNSNames []string `json:"dnsNames,omitempty"`
 }
 
-// Watch streams changes of resource ("statefulsets", "pods" or "events")
-// in namespace ns ("" for all), starting with the present objects as
-// ADDED, and calls fn for each until ctx ends, fn returns an error, or the
-// daemon goes away. The event's Object is raw JSON.
+// Watch streams changes of resource ("statefulsets", "pods", "volumes" or
+// "events") in namespace ns ("" for all), starting with the present
+// objects as ADDED, and calls fn for each until ctx ends, fn returns an
+// error, or the daemon goes away. The event's Object is raw JSON.
 func (c *Client) Watch(ctx context.Context, resource, ns string, fn func(ev RawWatchEvent) error) error {
+	return c.watch(ctx, resource, ns, false, fn)
+}
+
+// WatchBookmarked is Watch with one more event, of type Bookmark, right
+// after the objects present when the watch started (as Kubernetes marks
+// the end of a watch's initial events): from then on fn has seen the whole
+// list. The bookmark's Object carries no object.
+func (c *Client) WatchBookmarked(ctx context.Context, resource, ns string, fn func(ev RawWatchEvent) error) error {
+	return c.watch(ctx, resource, ns, true, fn)
+}
+
+// Bookmark is the type of the watch event that ends the initial events.
+const Bookmark = "BOOKMARK"
+
+func (c *Client) watch(ctx context.Context, resource, ns string, bookmark bool, fn func(ev RawWatchEvent) error) error {
 	q := nsQuery(ns)
 	q.Set("watch", "true")
+	if bookmark {
+		q.Set("allowWatchBookmarks", "true")
+	}
 	resp, err := c.send(ctx, http.MethodGet, "/v1/"+resource, q, nil)
 	if err != nil {
 		return err
