@@ -47,7 +47,7 @@ spec:
       containers:
       - name: web
         image: setlet.local/busybox:1
-        command: [sh, -c, 'mkdir -p /tmp/www; touch /tmp/www/ready; exec httpd -f -p 80 -h /tmp/www']
+        command: [sh, -c, 'mkdir -p /tmp/www; touch /tmp/www/ready; trap "exit 0" TERM; httpd -f -p 80 -h /tmp/www & wait']
         ports:
         - {name: web, containerPort: 80}
         readinessProbe:

@@ -54,7 +54,7 @@ spec:
       containers:
       - name: web
         image: setlet.local/busybox:1
-        command: [sh, -c, '[ -f /www/index.html ] || echo "hello from $(hostname)" > /www/index.html; touch /www/healthz; exec httpd -f -p 80 -h /www']
+        command: [sh, -c, '[ -f /www/index.html ] || echo "hello from $(hostname)" > /www/index.html; touch /www/healthz; trap "echo TERM >> /www/stops; exit 0" TERM; httpd -f -p 80 -h /www & wait']
         ports:
         - name: web
           containerPort: 80
@@ -179,12 +179,17 @@ func TestScale(t *testing.T) {
 	}
 }
 
-// TestPodDelete: a deleted pod comes back under the same name and hostname,
-// as a new pod, on the same volume with its data.
+// TestPodDelete: a deleted pod is stopped gracefully (its preStop hook,
+// then SIGTERM) and comes back under the same name and hostname, as a new
+// pod, on the same volume with its data.
 func TestPodDelete(t *testing.T) {
 	t.Parallel()
 	h := startDaemon(t)
-	h.apply(webSet("web", 2, ""))
+	h.apply(webSet("web", 2, `        lifecycle:
+          preStop:
+            exec:
+              command: [sh, -c, "echo preStop >> /www/stops"]
+`))
 	h.waitPods(timeout(t, 60*time.Second), "default", allReady(names("web", 2)...))
 	if _, code := h.exec("web-1", "sh", "-c", "echo kept > /www/data"); code != 0 {
 		t.Fatalf("writing into the volume: exit %d", code)
@@ -202,6 +207,9 @@ func TestPodDelete(t *testing.T) {
 	})
 	if out, _ := h.exec("web-1", "cat", "/www/data"); strings.TrimSpace(out) != "kept" {
 		t.Errorf("data after the pod was recreated: %q", out)
+	}
+	if out, _ := h.exec("web-1", "cat", "/www/stops"); out != "preStop\nTERM\n" {
+		t.Errorf("the old pod's way out, as its volume shows it: %q, want its preStop hook and then SIGTERM", out)
 	}
 	if out, _ := h.exec("web-1", "hostname"); strings.TrimSpace(out) != "web-1" {
 		t.Errorf("hostname after the pod was recreated: %q", out)

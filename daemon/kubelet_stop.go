@@ -24,7 +24,9 @@ import (
 
 // terminate stops a pod marked for deletion and removes everything of it
 // but its volumes: preStop hooks and SIGTERM within the grace period
-// (counted from the deletion), SIGKILL after it, then the containers, the
+// (counted from now, as the kubelet counts it from the start of the kill:
+// the deletion timestamp is stored to the second only), SIGKILL after it,
+// then the containers, the
 // network (CNI DEL, netns), its files and logs, and last the record. The
 // controller then sees the ordinal free. Repeating it after a crash
 // finishes it.
@@ -35,7 +37,7 @@ func (k *kubelet) terminate(ctx context.Context, pod *corev1.Pod) error {
 	if g := pod.DeletionGracePeriodSeconds; g != nil {
 		grace = time.Duration(*g) * time.Second
 	}
-	deadline := pod.DeletionTimestamp.Add(grace)
+	deadline := k.clock.Now().Add(grace)
 
 	containers, err := k.podContainers(ctx, pod)
 	if err != nil {
@@ -131,8 +133,9 @@ func (k *kubelet) stopContainer(ctx context.Context, pod *corev1.Pod, st runtime
 func (k *kubelet) runHook(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id string, h *corev1.LifecycleHandler) error {
 	switch {
 	case h.Exec != nil:
-		var out bytes.Buffer
-		code, err := k.execs.Exec(ctx, id, runtime.ExecConfig{Cmd: h.Exec.Command, Stdout: &out, Stderr: &out})
+		// Both streams write to one buffer from their own goroutines.
+		out := &limitedBuffer{max: 10 << 10}
+		code, err := k.execs.Exec(ctx, id, runtime.ExecConfig{Cmd: h.Exec.Command, Stdout: out, Stderr: out})
 		if err != nil {
 			return err
 		}

@@ -327,9 +327,9 @@ func (c *Client) Containers(ctx context.Context) ([]ContainerStatus, error) {
 	}
 	procs := make(map[string]*tasktypes.Process, len(resp.Tasks))
 	for _, p := range resp.Tasks {
-		if p.ID == p.ContainerID {
-			procs[p.ContainerID] = p
-		}
+		// A task's ID is its container's; containerd 1.7 leaves
+		// ContainerID empty here, and lists no exec processes.
+		procs[p.ID] = p
 	}
 	out := make([]ContainerStatus, 0, len(list))
 	for _, info := range list {

@@ -427,8 +427,8 @@ func TestInstances(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(list) != 1 || list[0].ID != tc.want {
-			t.Errorf("Containers = %v, want only %s", list, tc.want)
+		if len(list) != 1 || list[0].ID != tc.want || list[0].State != runtime.StateRunning {
+			t.Errorf("Containers = %+v, want only %s, running", list, tc.want)
 		}
 	}
 	if _, err := b.ContainerStatus(ctx, "of-a"); !errdefs.IsNotFound(err) {
