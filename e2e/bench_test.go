@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -37,11 +39,37 @@ import (
 //   - BenchmarkDaemonFootprint/{0,10,100}: the daemon's RSS with that many
 //     pods Running, and its CPU use over 20 s with nothing to do, measured
 //     once the daemon has been up for more than 40 s.
+//
+// And of the updates issue:
+//
+//   - BenchmarkRollingUpdate10: `setlet rollout restart` of a 10-replica
+//     OrderedReady set Running and Ready, until `setlet rollout status`
+//     says the rollout is complete.
+//   - BenchmarkRawRollingUpdate10: the raw baseline, ten raw pods replaced
+//     highest ordinal first, each stopped (SIGTERM, task, container,
+//     snapshot, CNI DEL, netns) and started again as the raw start does.
 
 const benchReplicas = 10
 
-// benchSet is a set of n busybox httpd replicas, Ready when httpd answers.
-func benchSet(name string, n int, policy string) string {
+// benchGrace is the pods' terminationGracePeriodSeconds, which the raw
+// baseline gives its containers too.
+const benchGrace = 2 * time.Second
+
+// The benchmark pods' command (under sh -c). httpdCommand makes busybox
+// httpd the container's process 1, which ignores SIGTERM (process 1 of a
+// PID namespace gets only the signals it handles, and httpd handles none
+// but SIGHUP): a graceful stop of it lasts the whole grace period.
+// httpdTermCommand runs httpd under a shell that exits on SIGTERM, as a
+// server that handles it does, so that a stop costs what stopping costs,
+// not the grace period.
+const (
+	httpdCommand     = `echo ok > /tmp/index.html; exec httpd -f -p 80 -h /tmp`
+	httpdTermCommand = `echo ok > /tmp/index.html; httpd -f -p 80 -h /tmp & trap "exit 0" TERM; wait`
+)
+
+// benchSet is a set of n busybox httpd replicas running command, Ready
+// when httpd answers.
+func benchSet(name string, n int, policy, command string) string {
 	return fmt.Sprintf(`apiVersion: apps/v1
 kind: StatefulSet
 metadata:
@@ -56,21 +84,21 @@ spec:
     metadata:
       labels: {app: %[1]s}
     spec:
-      terminationGracePeriodSeconds: 2
+      terminationGracePeriodSeconds: %[5]d
       containers:
       - name: web
         image: setlet.local/busybox:1
-        command: [sh, -c, 'echo ok > /tmp/index.html; exec httpd -f -p 80 -h /tmp']
+        command: [sh, -c, '%[4]s']
         ports:
         - {name: web, containerPort: 80}
         readinessProbe:
           httpGet: {path: /, port: web}
-`, name, n, policy)
+`, name, n, policy, command, int(benchGrace.Seconds()))
 }
 
 func BenchmarkOrderedStart10(b *testing.B) {
 	e := newEnv(b)
-	manifest := benchSet("bench", benchReplicas, "OrderedReady")
+	manifest := benchSet("bench", benchReplicas, "OrderedReady", httpdCommand)
 	for b.Loop() {
 		if _, err := e.client.Apply(context.Background(), api.ApplyRequest{Sources: []api.Source{{Name: "bench.yaml", Data: []byte(manifest)}}}); err != nil {
 			b.Fatal(err)
@@ -92,105 +120,251 @@ func benchDeadline(b *testing.B) context.Context {
 }
 
 func BenchmarkRawOrderedStart10(b *testing.B) {
-	address := testenv.Containerd(b)
-	ctx := namespaces.WithNamespace(context.Background(), "rawbench")
-	client, err := containerd.New(address)
-	if err != nil {
+	r := newRawEnv(b)
+	for b.Loop() {
+		pods := make([]*rawPod, 0, benchReplicas)
+		for i := range benchReplicas {
+			pods = append(pods, r.start(b, i, httpdCommand))
+		}
+		b.StopTimer()
+		for _, p := range pods {
+			if err := r.stop(p, 0); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StartTimer()
+	}
+}
+
+// BenchmarkRollingUpdate10 times, with a 10-replica OrderedReady
+// RollingUpdate set Running and Ready, `setlet rollout restart set roll`
+// followed by `setlet rollout status set roll` (which follows the set's
+// watch): a new revision replaces every pod, highest ordinal first, each
+// Ready before the next goes. s/rollout is the time of one such rollout.
+func BenchmarkRollingUpdate10(b *testing.B) {
+	e := newEnv(b)
+	manifest := benchSet("roll", benchReplicas, "OrderedReady", httpdTermCommand)
+	if _, err := e.client.Apply(context.Background(), api.ApplyRequest{Sources: []api.Source{{Name: "roll.yaml", Data: []byte(manifest)}}}); err != nil {
 		b.Fatal(err)
 	}
-	defer client.Close()
+	e.mustRun("rollout", "status", "set", "roll", "--timeout", "5m")
+	revision := e.rolledOut("roll", "")
+	rollouts := 0
+	for b.Loop() {
+		e.mustRun("rollout", "restart", "set", "roll")
+		e.mustRun("rollout", "status", "set", "roll", "--timeout", "5m")
+		b.StopTimer()
+		revision = e.rolledOut("roll", revision)
+		rollouts++
+		b.StartTimer()
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(rollouts), "s/rollout")
+}
+
+// rolledOut checks that the rollout of set default/name is complete at a
+// revision other than from: benchReplicas replicas, all Ready and at the
+// update revision, which is the current one. It returns that revision.
+func (e *env) rolledOut(name, from string) string {
+	e.t.Helper()
+	set, err := e.client.StatefulSet(context.Background(), "default", name)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	st := set.Status
+	if st.UpdateRevision == from || st.CurrentRevision != st.UpdateRevision ||
+		st.UpdatedReplicas != benchReplicas || st.ReadyReplicas != benchReplicas || st.Replicas != benchReplicas {
+		e.t.Fatalf("rollout status returned with status %+v (the revision before: %q)", st, from)
+	}
+	return st.UpdateRevision
+}
+
+// BenchmarkRawRollingUpdate10 is the baseline of BenchmarkRollingUpdate10:
+// ten raw pods started as BenchmarkRawOrderedStart10 starts them, then per
+// rollout, from ordinal 9 down to 0, each stopped (SIGTERM, SIGKILL after
+// the pods' grace period, then everything its start made is removed) and
+// started again, answering HTTP before the next one goes.
+func BenchmarkRawRollingUpdate10(b *testing.B) {
+	r := newRawEnv(b)
+	pods := make([]*rawPod, benchReplicas)
+	for i := range pods {
+		pods[i] = r.start(b, i, httpdTermCommand)
+	}
+	rollouts := 0
+	for b.Loop() {
+		for i := benchReplicas - 1; i >= 0; i-- {
+			if err := r.stop(pods[i], benchGrace); err != nil {
+				b.Fatal(err)
+			}
+			pods[i] = r.start(b, i, httpdTermCommand)
+		}
+		rollouts++
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(rollouts), "s/rollout")
+}
+
+// rawEnv runs pods without setlet, for the raw baselines: a containerd
+// client in namespace rawbench, the busybox image unpacked, and a CNI
+// bridge network of its own. The pods it has started and not stopped (or
+// not stopped completely), and the bridge, are removed when the benchmark
+// ends.
+type rawEnv struct {
+	ctx    context.Context
+	client *containerd.Client
+	img    containerd.Image
+	cni    *libcni.CNIConfig
+	conf   *libcni.NetworkConfigList
+	hc     *http.Client
+	live   map[string]*rawPod // by ID
+}
+
+// rawPod is a pod started raw: a netns with a CNI attachment and one
+// container. Fields are nil until the step that makes them has begun.
+type rawPod struct {
+	id, netns string
+	rt        *libcni.RuntimeConf
+	ctr       containerd.Container
+	task      containerd.Task
+}
+
+func newRawEnv(b *testing.B) *rawEnv {
+	address := testenv.Containerd(b)
+	r := &rawEnv{
+		ctx:  namespaces.WithNamespace(context.Background(), "rawbench"),
+		hc:   &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}},
+		live: map[string]*rawPod{},
+	}
+	var err error
+	if r.client, err = containerd.New(address); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { r.client.Close() })
 	f, err := os.Open(testenv.BusyboxImage(b))
 	if err != nil {
 		b.Fatal(err)
 	}
-	imgs, err := client.Import(ctx, f)
+	imgs, err := r.client.Import(r.ctx, f)
 	f.Close()
 	if err != nil || len(imgs) == 0 {
 		b.Fatalf("import: %v", err)
 	}
-	img := containerd.NewImage(client, imgs[0])
-	if err := img.Unpack(ctx, containerd.DefaultSnapshotter); err != nil {
+	r.img = containerd.NewImage(r.client, imgs[0])
+	if err := r.img.Unpack(r.ctx, containerd.DefaultSnapshotter); err != nil {
 		b.Fatal(err)
 	}
 	dir := b.TempDir()
 	bridge := fmt.Sprintf("slraw%d", os.Getpid()%1000)
-	conf, err := libcni.ConfListFromBytes([]byte(fmt.Sprintf(`{"cniVersion":"1.0.0","name":"rawbench","plugins":[
+	r.conf, err = libcni.ConfListFromBytes([]byte(fmt.Sprintf(`{"cniVersion":"1.0.0","name":"rawbench","plugins":[
 		{"type":"bridge","bridge":%q,"isGateway":true,"ipMasq":true,"ipam":{"type":"host-local","ranges":[[{"subnet":"10.235.0.0/24"}]],"dataDir":%q}}]}`,
 		bridge, filepath.Join(dir, "ipam"))))
 	if err != nil {
 		b.Fatal(err)
 	}
-	cni := libcni.NewCNIConfigWithCacheDir([]string{"/usr/lib/cni", "/opt/cni/bin"}, filepath.Join(dir, "cache"), nil)
+	r.cni = libcni.NewCNIConfigWithCacheDir([]string{"/usr/lib/cni", "/opt/cni/bin"}, filepath.Join(dir, "cache"), nil)
 	b.Cleanup(func() {
+		for _, p := range r.live {
+			_ = r.stop(p, 0)
+		}
 		if link, err := netlink.LinkByName(bridge); err == nil {
 			_ = netlink.LinkDel(link)
 		}
 	})
-	hc := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	return r
+}
 
-	type pod struct {
-		id, netns string
-		rt        *libcni.RuntimeConf
-		task      containerd.Task
-		ctr       containerd.Container
+// start starts raw pod i running command under sh -c: a netns, CNI ADD,
+// containerd create and start; then it gets the pod's HTTP root every 10
+// ms until it answers.
+func (r *rawEnv) start(b *testing.B, i int, command string) *rawPod {
+	p := &rawPod{id: fmt.Sprintf("raw-%d", i), netns: fmt.Sprintf("rawbench-%d", i)}
+	if out, err := exec.Command("ip", "netns", "add", p.netns).CombinedOutput(); err != nil {
+		b.Fatalf("ip netns add: %v: %s", err, out)
 	}
-	for b.Loop() {
-		var pods []pod
-		for i := range benchReplicas {
-			p := pod{id: fmt.Sprintf("raw-%d", i), netns: fmt.Sprintf("rawbench-%d", i)}
-			if out, err := exec.Command("ip", "netns", "add", p.netns).CombinedOutput(); err != nil {
-				b.Fatalf("ip netns add: %v: %s", err, out)
-			}
-			p.rt = &libcni.RuntimeConf{ContainerID: p.id, NetNS: "/run/netns/" + p.netns, IfName: "eth0"}
-			res, err := cni.AddNetworkList(ctx, conf, p.rt)
-			if err != nil {
-				b.Fatalf("CNI ADD: %v", err)
-			}
-			r, err := types100.NewResultFromResult(res)
-			if err != nil || len(r.IPs) == 0 {
-				b.Fatalf("CNI result: %v", err)
-			}
-			ip := r.IPs[0].Address.IP
-			p.ctr, err = client.NewContainer(ctx, p.id,
-				containerd.WithNewSnapshot(p.id, img),
-				containerd.WithNewSpec(oci.WithImageConfig(img),
-					oci.WithProcessArgs("sh", "-c", "echo ok > /tmp/index.html; exec httpd -f -p 80 -h /tmp"),
-					oci.WithHostname(p.id),
-					oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: p.rt.NetNS})))
-			if err != nil {
-				b.Fatal(err)
-			}
-			if p.task, err = p.ctr.NewTask(ctx, cio.NullIO); err != nil {
-				b.Fatal(err)
-			}
-			if err := p.task.Start(ctx); err != nil {
-				b.Fatal(err)
-			}
-			pods = append(pods, p)
-			url := "http://" + net.JoinHostPort(ip.String(), "80") + "/"
-			for {
-				if resp, err := hc.Get(url); err == nil {
-					resp.Body.Close()
-					if resp.StatusCode == http.StatusOK {
-						break
-					}
-				}
-				time.Sleep(10 * time.Millisecond) // the baseline polls, as the issue says
+	r.live[p.id] = p
+	p.rt = &libcni.RuntimeConf{ContainerID: p.id, NetNS: "/run/netns/" + p.netns, IfName: "eth0"}
+	res, err := r.cni.AddNetworkList(r.ctx, r.conf, p.rt)
+	if err != nil {
+		b.Fatalf("CNI ADD: %v", err)
+	}
+	result, err := types100.NewResultFromResult(res)
+	if err != nil || len(result.IPs) == 0 {
+		b.Fatalf("CNI result: %v", err)
+	}
+	p.ctr, err = r.client.NewContainer(r.ctx, p.id,
+		containerd.WithNewSnapshot(p.id, r.img),
+		containerd.WithNewSpec(oci.WithImageConfig(r.img),
+			oci.WithProcessArgs("sh", "-c", command),
+			oci.WithHostname(p.id),
+			oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: p.rt.NetNS})))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if p.task, err = p.ctr.NewTask(r.ctx, cio.NullIO); err != nil {
+		b.Fatal(err)
+	}
+	if err := p.task.Start(r.ctx); err != nil {
+		b.Fatal(err)
+	}
+	url := "http://" + net.JoinHostPort(result.IPs[0].Address.IP.String(), "80") + "/"
+	for {
+		if resp, err := r.hc.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p
 			}
 		}
-		b.StopTimer()
-		for _, p := range pods {
-			if st, err := p.task.Wait(ctx); err == nil {
-				_ = p.task.Kill(ctx, 9)
-				<-st
-			}
-			_, _ = p.task.Delete(ctx)
-			_ = p.ctr.Delete(ctx, containerd.WithSnapshotCleanup)
-			_ = cni.DelNetworkList(ctx, conf, p.rt)
-			_ = exec.Command("ip", "netns", "del", p.netns).Run()
-		}
-		b.StartTimer()
+		time.Sleep(10 * time.Millisecond) // the baseline polls, as the issue says
 	}
+}
+
+// stop stops p as setlet stops a pod: SIGTERM and up to grace for the
+// container to exit, then SIGKILL (at once when grace is 0); then it
+// deletes the task, the container with its snapshot, the CNI attachment
+// and the netns.
+func (r *rawEnv) stop(p *rawPod, grace time.Duration) error {
+	var errs []error
+	if p.task != nil {
+		errs = append(errs, r.kill(p.task, grace))
+		_, err := p.task.Delete(r.ctx)
+		errs = append(errs, err)
+	}
+	if p.ctr != nil {
+		errs = append(errs, p.ctr.Delete(r.ctx, containerd.WithSnapshotCleanup))
+	}
+	if p.rt != nil {
+		errs = append(errs, r.cni.DelNetworkList(r.ctx, r.conf, p.rt))
+	}
+	if out, err := exec.Command("ip", "netns", "del", p.netns).CombinedOutput(); err != nil {
+		errs = append(errs, fmt.Errorf("ip netns del: %w: %s", err, out))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("stopping raw pod %s: %w", p.id, err)
+	}
+	delete(r.live, p.id)
+	return nil
+}
+
+// kill sends task SIGTERM and waits up to grace for it to exit, then
+// sends SIGKILL (at once when grace is 0) and waits for the exit.
+func (r *rawEnv) kill(task containerd.Task, grace time.Duration) error {
+	exited, err := task.Wait(r.ctx)
+	if err != nil {
+		return err
+	}
+	if grace > 0 {
+		if err := task.Kill(r.ctx, syscall.SIGTERM); err != nil {
+			return err
+		}
+		select {
+		case <-exited:
+			return nil
+		case <-time.After(grace):
+		}
+	}
+	if err := task.Kill(r.ctx, syscall.SIGKILL); err != nil {
+		return err
+	}
+	<-exited
+	return nil
 }
 
 // BenchmarkDaemonFootprint reports the daemon's resident memory with 0, 10
@@ -203,7 +377,7 @@ func BenchmarkDaemonFootprint(b *testing.B) {
 			e := newEnv(b)
 			for b.Loop() {
 				if n > 0 {
-					if _, err := e.client.Apply(context.Background(), api.ApplyRequest{Sources: []api.Source{{Name: "f.yaml", Data: []byte(benchSet("idle", n, "Parallel"))}}}); err != nil {
+					if _, err := e.client.Apply(context.Background(), api.ApplyRequest{Sources: []api.Source{{Name: "f.yaml", Data: []byte(benchSet("idle", n, "Parallel", httpdCommand))}}}); err != nil {
 						b.Fatal(err)
 					}
 					e.waitPods(benchDeadline(b), readyPods(n))

@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/containerd/containerd"
-	"github.com/containerd/containerd/namespaces"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
@@ -259,29 +257,4 @@ func demoManifest(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return p
-}
-
-// tasks returns the pid of every running task in the env's containerd
-// namespace, by container ID.
-func (e *env) tasks() map[string]uint32 {
-	e.t.Helper()
-	c, err := containerd.New(e.containerd)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer c.Close()
-	ctx := namespaces.WithNamespace(context.Background(), e.namespace)
-	ctrs, err := c.Containers(ctx)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	out := map[string]uint32{}
-	for _, ctr := range ctrs {
-		task, err := ctr.Task(ctx, nil)
-		if err != nil {
-			continue
-		}
-		out[ctr.ID()] = task.Pid()
-	}
-	return out
 }
