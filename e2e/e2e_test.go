@@ -41,8 +41,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "building setlet: %v\n", err)
 		os.Exit(1)
 	}
-	defer os.RemoveAll(dir)
-	testenv.Main(m)
+	testenv.Main(m, func() { os.RemoveAll(dir) })
 }
 
 // env is one daemon process with its directories and network.

@@ -50,10 +50,14 @@ type env struct {
 var shared env
 
 // Main runs the tests of a test binary and then stops the containerd that
-// Containerd started, if any, and removes its directory.
-func Main(m *testing.M) {
+// Containerd started, if any, and removes its directory, then runs
+// cleanups.
+func Main(m *testing.M, cleanups ...func()) {
 	code := m.Run()
 	shared.stop()
+	for _, c := range cleanups { // os.Exit runs no deferred call
+		c()
+	}
 	os.Exit(code)
 }
 
