@@ -9,7 +9,7 @@ COVER_PKGS  := ./configs ./storage ./daemon
 COVER_MIN   := 80
 BENCH_COUNT ?= 6
 
-.PHONY: all build test cover lint bench fuzz demo clean
+.PHONY: all build test cover lint bench fuzz demo install clean
 
 all: lint test
 
@@ -48,6 +48,19 @@ fuzz:
 # demo runs the seed articles' StatefulSet on this host (as root): see tools/demo.sh.
 demo:
 	./tools/demo.sh
+
+# install puts the binary, the systemd unit and (unless one exists) the
+# default config in place, under DESTDIR when packaging; then
+# `systemctl daemon-reload && systemctl enable --now setlet`.
+DESTDIR ?=
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)/usr/local/bin/setlet
+	install -D -m 0644 configs/systemd/setlet.service $(DESTDIR)/etc/systemd/system/setlet.service
+	@if [ -e $(DESTDIR)/etc/setlet/config.yaml ]; then \
+		echo "keeping $(DESTDIR)/etc/setlet/config.yaml"; \
+	else \
+		install -D -m 0644 configs/systemd/config.yaml $(DESTDIR)/etc/setlet/config.yaml; \
+	fi
 
 clean:
 	rm -rf bin

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/urfave/cli/v2"
 
@@ -96,7 +98,12 @@ func daemonCommand() *cli.Command {
 			if os.Geteuid() != 0 {
 				return errors.New("the daemon must run as root (network namespaces, bridges, containerd)")
 			}
-			return daemon.Run(c.Context, cfg, log)
+			// SIGHUP (systemctl reload) reloads, as at start.
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			reload := daemon.Reload{Signals: hup, Load: func() (configs.DaemonConfig, error) { return daemonConfig(opts) }}
+			return daemon.Run(c.Context, cfg, log, daemon.WithReload(reload))
 		},
 	}
 }

@@ -3,6 +3,8 @@ package configs_test
 import (
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -78,5 +80,50 @@ func TestDaemonConfig(t *testing.T) {
 	}
 	if _, err := configs.LoadDaemonConfig(filepath.Join(dir, "missing.yaml"), configs.DefaultDaemonConfig()); err == nil {
 		t.Error("a missing file must be an error (the caller decides when it is optional)")
+	}
+}
+
+// TestShippedDaemonConfig: the config file `make install` puts in
+// /etc/setlet loads to the defaults, and each key it shows, uncommented,
+// is a real key with the default value (the first two list examples
+// aside, whose defaults are empty).
+func TestShippedDaemonConfig(t *testing.T) {
+	const shipped = "systemd/config.yaml"
+	def := configs.DefaultDaemonConfig()
+	def.Complete()
+	got, err := configs.LoadDaemonConfig(shipped, configs.DefaultDaemonConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.Complete()
+	if !reflect.DeepEqual(got, def) {
+		t.Errorf("the shipped config loads to\n%+v\nnot the defaults\n%+v", got, def)
+	}
+	data, err := os.ReadFile(shipped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, line := range strings.Split(string(data), "\n") {
+		key, ok := strings.CutPrefix(line, "# ")
+		if !ok || !regexp.MustCompile(`^[a-zA-Z]+: `).MatchString(key) || strings.HasPrefix(key, "dnsListen") || strings.HasPrefix(key, "dnsUpstreams") {
+			continue
+		}
+		keys = append(keys, key)
+	}
+	if len(keys) != 11 {
+		t.Fatalf("found %d example keys in %s, want 11: %q", len(keys), shipped, keys)
+	}
+	p := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(p, []byte(strings.Join(keys, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	uncommented, err := configs.LoadDaemonConfig(p, configs.DaemonConfig{})
+	if err != nil {
+		t.Fatalf("the shipped examples uncommented: %v", err)
+	}
+	uncommented.Complete()
+	if !reflect.DeepEqual(uncommented, def) {
+		t.Errorf("the shipped examples uncommented load to\n%+v\nnot the defaults\n%+v", uncommented, def)
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	sd "github.com/coreos/go-systemd/v22/daemon"
+
 	"github.com/setlet/setlet/configs"
 	"github.com/setlet/setlet/daemon/api"
 	"github.com/setlet/setlet/dns"
@@ -79,11 +81,14 @@ func instanceID(dataDir string) string {
 type Option func(*options)
 
 type options struct {
-	ready func()
+	ready    func()
+	reload   *Reload
+	notify   func(state string) // nil: systemd's $NOTIFY_SOCKET
+	watchdog time.Duration      // with notify: the watchdog interval
 }
 
 // WithReady has Run call ready once the state is recovered and the API
-// serves (systemd's READY=1; tests wait for it).
+// serves, when it also sends systemd READY=1 (tests wait for it).
 func WithReady(ready func()) Option { return func(o *options) { o.ready = ready } }
 
 // Run starts the daemon with cfg and serves until ctx ends, then stops the
@@ -211,6 +216,31 @@ func Run(ctx context.Context, cfg configs.DaemonConfig, log *slog.Logger, opts .
 		d.kubelet.run(ctx)
 	}()
 	log.Info("setlet daemon ready", "socket", cfg.Socket, "dns", d.dns.Addrs(), "containerd", cfg.Containerd, "network", pnet.NetworkName(), "version", Version)
+	notify, watchdog := o.notify, o.watchdog
+	if notify == nil {
+		notify = sdNotify(log)
+		if watchdog, err = sd.SdWatchdogEnabled(false); err != nil {
+			log.Warn("systemd watchdog settings", "err", err)
+		}
+	}
+	notify(sd.SdNotifyReady)
+	if watchdog > 0 {
+		go runWatchdog(ctx, watchdog, notify, d.controller.queue, d.kubelet.queue)
+	}
+	if o.reload != nil {
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-o.reload.Signals:
+					notify(sd.SdNotifyReloading)
+					d.reload(o.reload.Load)
+					notify(sd.SdNotifyReady)
+				}
+			}
+		}()
+	}
 	if o.ready != nil {
 		o.ready()
 	}
@@ -226,6 +256,7 @@ func Run(ctx context.Context, cfg configs.DaemonConfig, log *slog.Logger, opts .
 	case err := <-serveErr:
 		runErr = fmt.Errorf("API server: %w", err)
 	}
+	notify(sd.SdNotifyStopping)
 	close(d.done)
 	shutdown, stop := context.WithTimeout(context.Background(), 5*time.Second)
 	defer stop()

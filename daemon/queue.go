@@ -24,8 +24,12 @@ type queue struct {
 	redo       map[string]bool  // keys added while being processed
 	timers     map[string]timer // pending delayed adds, the earliest per key
 	due        map[string]time.Time
+	pings      []func() // called when a worker next takes pingKey
 	closed     bool
 }
+
+// pingKey stands in the queue for the pings; it is no "namespace/name".
+const pingKey = "\x00ping"
 
 func newQueue(c clock) *queue {
 	q := &queue{
@@ -94,22 +98,44 @@ func (q *queue) addAt(key string, t time.Time) {
 	})
 }
 
+// ping has fn called by the next worker that takes a key after the keys
+// queued now: a worker calling get proves the loop is not wedged (the
+// systemd watchdog). fn must not block.
+func (q *queue) ping(fn func()) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return
+	}
+	q.pings = append(q.pings, fn)
+	q.addLocked(pingKey)
+}
+
 // get blocks until a key is due and hands it to the caller, who must call
 // done with it. It returns false once the queue is closed.
 func (q *queue) get() (string, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for len(q.order) == 0 && !q.closed {
-		q.cond.Wait()
+	for {
+		for len(q.order) == 0 && !q.closed {
+			q.cond.Wait()
+		}
+		if q.closed {
+			return "", false
+		}
+		key := q.order[0]
+		q.order = q.order[1:]
+		delete(q.waiting, key)
+		if key == pingKey {
+			for _, fn := range q.pings {
+				fn()
+			}
+			q.pings = nil
+			continue
+		}
+		q.processing[key] = true
+		return key, true
 	}
-	if q.closed {
-		return "", false
-	}
-	key := q.order[0]
-	q.order = q.order[1:]
-	delete(q.waiting, key)
-	q.processing[key] = true
-	return key, true
 }
 
 // done releases key; if it was added while being processed it is queued

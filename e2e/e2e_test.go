@@ -53,6 +53,7 @@ type env struct {
 	bridge     string
 	subnet     string
 	containerd string
+	environ    []string // added to the daemon's environment
 	daemon     *exec.Cmd
 	exited     chan error
 	client     *api.Client
@@ -84,22 +85,7 @@ func newEnv(t testing.TB) *env {
 // start starts `setlet daemon` and waits until it answers.
 func (e *env) start() {
 	e.t.Helper()
-	logf, err := os.OpenFile(filepath.Join(e.dir, "daemon.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	cmd := exec.Command(binary, "--socket", e.socket, "daemon",
-		"--data-dir", filepath.Join(e.dir, "data"), "--run-dir", filepath.Join(e.dir, "run"),
-		"--containerd", e.containerd, "--containerd-namespace", e.namespace,
-		"--bridge", e.bridge, "--subnet", e.subnet, "--cni-conf-dir", filepath.Join(e.dir, "cni"),
-		"--dns-upstream", "none") // tests never query the machine's resolvers
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		e.t.Fatal(err)
-	}
-	e.daemon, e.exited = cmd, make(chan error, 1)
-	go func() { e.exited <- cmd.Wait(); logf.Close() }()
+	e.launch()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if _, err := e.client.Version(context.Background()); err == nil {
@@ -115,6 +101,28 @@ func (e *env) start() {
 		}
 		time.Sleep(20 * time.Millisecond) // a separate process: only its socket says it is up
 	}
+}
+
+// launch starts `setlet daemon` and returns at once.
+func (e *env) launch() {
+	e.t.Helper()
+	logf, err := os.OpenFile(filepath.Join(e.dir, "daemon.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cmd := exec.Command(binary, "--socket", e.socket, "daemon",
+		"--data-dir", filepath.Join(e.dir, "data"), "--run-dir", filepath.Join(e.dir, "run"),
+		"--containerd", e.containerd, "--containerd-namespace", e.namespace,
+		"--bridge", e.bridge, "--subnet", e.subnet, "--cni-conf-dir", filepath.Join(e.dir, "cni"),
+		"--dns-upstream", "none") // tests never query the machine's resolvers
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Env = append(os.Environ(), e.environ...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.daemon, e.exited = cmd, make(chan error, 1)
+	go func() { e.exited <- cmd.Wait(); logf.Close() }()
 }
 
 func (e *env) log() string {
