@@ -16,6 +16,7 @@ import (
 type applyOptions struct {
 	Files  []string // files, directories or "-" for stdin
 	DryRun bool
+	Force  bool // change objects a manifest file of the daemon owns
 }
 
 func applyCommand() *cli.Command {
@@ -30,6 +31,7 @@ func applyCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "filename", Aliases: []string{"f"}, Usage: "manifest `FILE`, directory or - (repeatable)"},
 			&cli.GenericFlag{Name: "dry-run", Value: &dryRunFlag{}, Usage: "validate on the daemon and report what would change, changing nothing (=server, =client and =none accepted)"},
+			forceFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			if err := noArgs(c, ": use -f FILE"); err != nil {
@@ -38,7 +40,7 @@ func applyCommand() *cli.Command {
 			if err := manifestNamespace(c); err != nil {
 				return err
 			}
-			opts := applyOptions{Files: c.StringSlice("filename"), DryRun: c.Generic("dry-run").(*dryRunFlag).on}
+			opts := applyOptions{Files: c.StringSlice("filename"), DryRun: c.Generic("dry-run").(*dryRunFlag).on, Force: c.Bool("force")}
 			if len(opts.Files) == 0 {
 				return errors.New("apply needs -f FILE, -f DIR or -f - (stdin)")
 			}
@@ -54,7 +56,7 @@ func runApply(ctx context.Context, client *api.Client, opts applyOptions, stdin 
 	if err != nil {
 		return err
 	}
-	resp, err := client.Apply(ctx, api.ApplyRequest{Sources: sources, DryRun: opts.DryRun})
+	resp, err := client.Apply(ctx, api.ApplyRequest{Sources: sources, DryRun: opts.DryRun, Force: opts.Force})
 	if err != nil {
 		return reportApplyError(err, stderr)
 	}

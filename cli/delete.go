@@ -19,6 +19,7 @@ type deleteOptions struct {
 	Resource  resourceKind
 	Names     []string
 	Namespace string
+	Force     bool // delete objects a manifest file of the daemon owns
 }
 
 func deleteCommand() *cli.Command {
@@ -33,9 +34,10 @@ func deleteCommand() *cli.Command {
 			"it refuses while a pod uses the volume.",
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "filename", Aliases: []string{"f"}, Usage: "manifest `FILE`, directory or - (repeatable)"},
+			forceFlag(),
 		},
 		Action: func(c *cli.Context) error {
-			opts := deleteOptions{Files: c.StringSlice("filename"), Namespace: c.String("namespace")}
+			opts := deleteOptions{Files: c.StringSlice("filename"), Namespace: c.String("namespace"), Force: c.Bool("force")}
 			if len(opts.Files) > 0 {
 				if c.NArg() > 0 {
 					return fmt.Errorf("delete -f takes no arguments, got %q: give either -f FILE or TYPE NAME", c.Args().First())
@@ -72,7 +74,7 @@ func runDeleteFiles(ctx context.Context, client *api.Client, opts deleteOptions,
 	if err != nil {
 		return err
 	}
-	resp, err := client.Delete(ctx, api.ApplyRequest{Sources: sources})
+	resp, err := client.Delete(ctx, api.ApplyRequest{Sources: sources, Force: opts.Force})
 	if err != nil {
 		return reportApplyError(err, stderr)
 	}
@@ -107,7 +109,7 @@ func runDeleteNames(ctx context.Context, client *api.Client, opts deleteOptions,
 		var err error
 		switch opts.Resource.Name {
 		case "sets":
-			err = client.DeleteStatefulSet(ctx, opts.Namespace, name)
+			err = client.DeleteStatefulSet(ctx, opts.Namespace, name, opts.Force)
 		case "volumes":
 			err = client.DeleteVolume(ctx, opts.Namespace, name)
 		default:

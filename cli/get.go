@@ -59,7 +59,8 @@ func getCommand() *cli.Command {
 			"services (service, svc), events (event, ev), revisions (controllerrevisions); TYPE/NAME works\n" +
 			"too (sts/web).\n" +
 			"get dns lists the records the DNS server answers with; NAME selects those of a pod, a\n" +
-			"service or an owner name.",
+			"service or an owner name. get manifests lists the files of the daemon's manifest\n" +
+			"directory, each Applied or Error (then its last good version keeps running).",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `FORMAT`: wide, json, yaml or name"},
 			&cli.BoolFlag{Name: "watch", Aliases: []string{"w"}, Usage: "after listing, print every change until interrupted"},
@@ -74,6 +75,12 @@ func getCommand() *cli.Command {
 					return errors.New("get dns -w: DNS records cannot be watched; use get pods -w")
 				}
 				return runGetDNS(c.Context, clientOf(c), c.Args().Get(1), c.String("output"), c.App.Writer)
+			}
+			if args := c.Args().Slice(); len(args) > 0 && strings.EqualFold(args[0], "manifests") {
+				if len(args) > 1 || c.Bool("watch") {
+					return errors.New("get manifests takes no NAME and cannot be watched")
+				}
+				return runGetManifests(c.Context, clientOf(c), c.String("output"), time.Now(), c.App.Writer)
 			}
 			res, names, err := resourceArgs("get", c.Args().Slice())
 			if err != nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/urfave/cli/v2"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -131,4 +132,10 @@ func withTypeMeta(res resourceKind, obj object) object {
 	out := obj.DeepCopyObject().(object)
 	out.GetObjectKind().SetGroupVersionKind(schema.FromAPIVersionAndKind(res.APIVersion, res.Kind))
 	return out
+}
+
+// forceFlag is --force of the commands that change objects: it lets them
+// change an object a file of the daemon's manifest directory owns.
+func forceFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "force", Usage: "change an object a file of the daemon's manifest directory owns (the file wins again when it next changes)"}
 }

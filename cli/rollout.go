@@ -183,14 +183,14 @@ func rolloutUndoCommand() *cli.Command {
 		Name:      "undo",
 		Usage:     "go back to an earlier pod template (the previous one, or --to-revision N)",
 		ArgsUsage: "set NAME",
-		Flags:     []cli.Flag{&cli.Int64Flag{Name: "to-revision", Usage: "the revision `N` to go back to (0: the previous one)"}},
+		Flags:     []cli.Flag{&cli.Int64Flag{Name: "to-revision", Usage: "the revision `N` to go back to (0: the previous one)"}, forceFlag()},
 		Action: func(c *cli.Context) error {
 			name, err := oneSet("rollout undo", c.Args().Slice())
 			if err != nil {
 				return err
 			}
 			return runRollout(c.Context, clientOf(c), c.String("namespace"), name,
-				api.RolloutRequest{Action: api.RolloutUndo, ToRevision: c.Int64("to-revision")}, c.App.Writer)
+				api.RolloutRequest{Action: api.RolloutUndo, ToRevision: c.Int64("to-revision"), Force: c.Bool("force")}, c.App.Writer)
 		},
 	}
 }
@@ -200,12 +200,13 @@ func rolloutRestartCommand() *cli.Command {
 		Name:      "restart",
 		Usage:     "replace every pod, highest ordinal first, by a new revision (an annotation on the template, as kubectl)",
 		ArgsUsage: "set NAME",
+		Flags:     []cli.Flag{forceFlag()},
 		Action: func(c *cli.Context) error {
 			name, err := oneSet("rollout restart", c.Args().Slice())
 			if err != nil {
 				return err
 			}
-			return runRollout(c.Context, clientOf(c), c.String("namespace"), name, api.RolloutRequest{Action: api.RolloutRestart}, c.App.Writer)
+			return runRollout(c.Context, clientOf(c), c.String("namespace"), name, api.RolloutRequest{Action: api.RolloutRestart, Force: c.Bool("force")}, c.App.Writer)
 		},
 	}
 }
@@ -299,6 +300,7 @@ func setCommand() *cli.Command {
 			Name:      "image",
 			Usage:     "set container images (CONTAINER=IMAGE; * for every container); the set rolls out",
 			ArgsUsage: "set NAME CONTAINER=IMAGE...",
+			Flags:     []cli.Flag{forceFlag()},
 			Action: func(c *cli.Context) error {
 				args := c.Args().Slice()
 				var target, pairs []string
@@ -325,7 +327,7 @@ func setCommand() *cli.Command {
 					images[k] = v
 				}
 				return runRollout(c.Context, clientOf(c), c.String("namespace"), name,
-					api.RolloutRequest{Action: api.RolloutImage, Images: images}, c.App.Writer)
+					api.RolloutRequest{Action: api.RolloutImage, Images: images, Force: c.Bool("force")}, c.App.Writer)
 			},
 		}},
 	}

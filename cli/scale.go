@@ -18,6 +18,7 @@ type scaleOptions struct {
 	Namespace string
 	Name      string
 	Replicas  int32
+	Force     bool // scale a set a manifest file of the daemon owns
 }
 
 func scaleCommand() *cli.Command {
@@ -27,6 +28,7 @@ func scaleCommand() *cli.Command {
 		ArgsUsage: "set NAME --replicas N",
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "replicas", Usage: "the new number of replicas, `N` >= 0"},
+			forceFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			res, names, err := resourceArgs("scale", c.Args().Slice())
@@ -46,7 +48,7 @@ func scaleCommand() *cli.Command {
 			if n < 0 || n > math.MaxInt32 {
 				return fmt.Errorf("--replicas %d: must be between 0 and %d", n, math.MaxInt32)
 			}
-			opts := scaleOptions{Namespace: c.String("namespace"), Name: names[0], Replicas: int32(n)}
+			opts := scaleOptions{Namespace: c.String("namespace"), Name: names[0], Replicas: int32(n), Force: c.Bool("force")}
 			return runScale(c.Context, clientOf(c), opts, c.App.Writer)
 		},
 	}
@@ -54,7 +56,7 @@ func scaleCommand() *cli.Command {
 
 // runScale sets the replicas and prints kubectl's line.
 func runScale(ctx context.Context, client *api.Client, opts scaleOptions, stdout io.Writer) error {
-	err := client.Scale(ctx, opts.Namespace, opts.Name, opts.Replicas)
+	err := client.Scale(ctx, opts.Namespace, opts.Name, opts.Replicas, opts.Force)
 	if errdefs.IsNotFound(err) {
 		res, _ := lookupResource("sets")
 		return &exitError{code: 1, msg: notFoundLine(res, opts.Name)}

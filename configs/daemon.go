@@ -64,7 +64,14 @@ type DaemonConfig struct {
 	// DNSTTL is the TTL of every record the DNS server answers with
 	// (--dns-ttl), e.g. "5s".
 	DNSTTL Duration `json:"dnsTTL,omitempty"`
+	// ManifestDir holds manifests the daemon applies at start and whenever
+	// a file there is added, changed or removed (--manifest-dir); "none"
+	// turns this off.
+	ManifestDir string `json:"manifestDir,omitempty"`
 }
+
+// NoManifestDir is the ManifestDir that turns the manifest directory off.
+const NoManifestDir = "none"
 
 // Duration is a time.Duration written as a Go duration string ("5s") in
 // the config file.
@@ -100,6 +107,7 @@ func DefaultDaemonConfig() DaemonConfig {
 		CNIConfDir:          "/etc/setlet/cni",
 		ClusterDomain:       "set.local",
 		DNSTTL:              Duration{5 * time.Second},
+		ManifestDir:         "/etc/setlet/manifests",
 	}
 }
 
@@ -126,7 +134,7 @@ func (c *DaemonConfig) Complete() {
 	if c.Socket == "" && c.RunDir != "" {
 		c.Socket = filepath.Join(c.RunDir, "setlet.sock")
 	}
-	for _, p := range []*string{&c.DataDir, &c.RunDir, &c.Socket, &c.Containerd, &c.CNIConfDir} {
+	for _, p := range []*string{&c.DataDir, &c.RunDir, &c.Socket, &c.Containerd, &c.CNIConfDir, &c.ManifestDir} {
 		if *p != "" {
 			*p = filepath.Clean(*p)
 		}
@@ -146,6 +154,9 @@ func (c DaemonConfig) Validate() error {
 		case !filepath.IsAbs(p.value):
 			errs = append(errs, fmt.Errorf("%s: %q must be an absolute path", p.name, p.value))
 		}
+	}
+	if c.ManifestDir != "" && c.ManifestDir != NoManifestDir && !filepath.IsAbs(c.ManifestDir) {
+		errs = append(errs, fmt.Errorf("manifestDir: %q must be an absolute path or none", c.ManifestDir))
 	}
 	if c.CNIConfDir != "" && !filepath.IsAbs(c.CNIConfDir) {
 		errs = append(errs, fmt.Errorf("cniConfDir: %q must be an absolute path", c.CNIConfDir))

@@ -3,6 +3,7 @@ package daemon
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/containerd/errdefs"
 	appsv1 "k8s.io/api/apps/v1"
@@ -39,6 +40,21 @@ var errDryRun = errors.New("dry run")
 // whose name another namespace already uses. The sets it changes are
 // enqueued.
 func (d *Daemon) apply(req api.ApplyRequest) (api.ApplyResponse, error) {
+	return d.applyFrom(req, nil)
+}
+
+// manifestFile is a version of a file of the manifest directory being
+// applied.
+type manifestFile struct {
+	path, hash string
+}
+
+// applyFrom is apply, for the objects of manifest file m when m is not nil:
+// then the objects its last good version applied and this one no longer
+// has are deleted, and its record says it owns the new ones, all in the
+// same transaction. Without m (the CLI) objects a manifest file owns are
+// refused unless req.Force.
+func (d *Daemon) applyFrom(req api.ApplyRequest, m *manifestFile) (api.ApplyResponse, error) {
 	docs, err := configs.DecodeSources(toSources(req.Sources))
 	var cerr *configs.Error
 	if errors.As(err, &cerr) {
@@ -53,10 +69,13 @@ func (d *Daemon) apply(req api.ApplyRequest) (api.ApplyResponse, error) {
 	}
 
 	var results []storage.ApplyResult
+	var pruned []deleted
 	err = d.store.Update(func(tx *storage.Tx) error {
+		results, pruned = nil, nil
 		var problems []configs.Problem
 		for i := range docs {
 			problems = append(problems, checkAgainstState(tx, &docs[i])...)
+			problems = append(problems, checkOwner(tx, &docs[i], m, req.Force)...)
 		}
 		if len(problems) > 0 {
 			return &problemsError{problems: problems}
@@ -68,11 +87,15 @@ func (d *Daemon) apply(req api.ApplyRequest) (api.ApplyResponse, error) {
 		if req.DryRun {
 			return errDryRun
 		}
-		return nil
+		if m != nil {
+			pruned, err = d.recordManifest(tx, *m, results)
+		}
+		return err
 	})
 	if err != nil && !errors.Is(err, errDryRun) {
 		return api.ApplyResponse{}, err
 	}
+	d.announceDeleted(pruned)
 
 	resp := api.ApplyResponse{}
 	for _, r := range results {
@@ -125,6 +148,27 @@ func checkAgainstState(tx *storage.Tx, doc *configs.Document) []configs.Problem 
 	return problems
 }
 
+// checkOwner reports doc's object when a manifest file other than m owns
+// it: from the CLI (m nil) unless force, and always from another manifest
+// file (two files cannot define one object).
+func checkOwner(tx *storage.Tx, doc *configs.Document, m *manifestFile, force bool) []configs.Problem {
+	owner, err := tx.ManifestOwner(storage.KeyOf(doc.Object))
+	problem := func(msg string) []configs.Problem {
+		return []configs.Problem{{Source: doc.Source, Index: doc.Index, Item: doc.Item, Kind: doc.Kind, Name: doc.Name, Message: msg}}
+	}
+	switch {
+	case err != nil:
+		return problem(err.Error())
+	case owner == "" || m != nil && owner == m.path:
+		return nil
+	case m != nil:
+		return problem("is already defined by manifest file " + owner + "; an object can come from one file only")
+	case !force:
+		return problem("is managed by manifest file " + owner + ": change that file, or use --force")
+	}
+	return nil
+}
+
 // deleteObjects deletes the objects req's manifests name. Documents only
 // need a kind and a name; objects that do not exist are reported as
 // "not found" and the others are still deleted, as kubectl does.
@@ -147,7 +191,7 @@ func (d *Daemon) deleteObjects(req api.ApplyRequest) (api.ApplyResponse, error) 
 		}
 		k := storage.ObjectKey{Kind: doc.Kind, Namespace: ns, Name: doc.Name}
 		action := "deleted"
-		if err := d.deleteObject(k); errdefs.IsNotFound(err) {
+		if err := d.deleteObject(k, req.Force); errdefs.IsNotFound(err) {
 			action = "not found"
 		} else if err != nil {
 			return resp, err
@@ -160,26 +204,88 @@ func (d *Daemon) deleteObjects(req api.ApplyRequest) (api.ApplyResponse, error) 
 	return resp, nil
 }
 
-// deleteObject deletes one applied object. A StatefulSet's pods are then
-// deleted by its controller; its volumes stay unless its whenDeleted
-// policy is Delete (deleteSet).
-func (d *Daemon) deleteObject(k storage.ObjectKey) error {
-	if k.Kind == configs.KindStatefulSet {
-		return d.deleteSet(k.Namespace, k.Name)
-	}
-	if err := d.store.DeleteObject(k); err != nil {
+// deleteObject deletes one applied object, refusing one a manifest file
+// owns unless force. A StatefulSet's pods are then deleted by its
+// controller; its volumes stay unless its whenDeleted policy is Delete.
+func (d *Daemon) deleteObject(k storage.ObjectKey, force bool) error {
+	var del deleted
+	err := d.store.Update(func(tx *storage.Tx) error {
+		if err := checkOwnerOf(tx, k, force); err != nil {
+			return err
+		}
+		var err error
+		del, err = deleteObjectTx(tx, k, d.clock)
+		return err
+	})
+	if err != nil {
 		return err
 	}
-	d.hub.publish(change{Kind: k.Kind, Namespace: k.Namespace, Name: k.Name})
+	d.announceDeleted([]deleted{del})
 	return nil
 }
 
+// checkOwnerOf refuses, with an errdefs.ErrConflict error, a change of the
+// object at k by the CLI when a manifest file owns it, unless force.
+func checkOwnerOf(tx *storage.Tx, k storage.ObjectKey, force bool) error {
+	owner, err := tx.ManifestOwner(k)
+	if err != nil || owner == "" || force {
+		return err
+	}
+	return fmt.Errorf("%s %s is managed by manifest file %s: change that file, or use --force: %w",
+		strings.ToLower(k.Kind), k.Name, owner, errdefs.ErrConflict)
+}
+
+// deleted is an object a transaction deleted, with the volumes it marked
+// for deletion, to announce once the transaction committed.
+type deleted struct {
+	key     storage.ObjectKey
+	volumes []string
+}
+
+// deleteObjectTx deletes the object at k within tx and, for a StatefulSet
+// whose whenDeleted policy is Delete, marks all its volumes for deletion.
+func deleteObjectTx(tx *storage.Tx, k storage.ObjectKey, c clock) (deleted, error) {
+	del := deleted{key: k}
+	var set *appsv1.StatefulSet
+	if k.Kind == configs.KindStatefulSet {
+		var err error
+		if set, err = tx.StatefulSet(k.Namespace, k.Name); err != nil {
+			return del, err
+		}
+	}
+	if err := tx.DeleteObject(k); err != nil {
+		return del, err
+	}
+	if set != nil && whenDeletedDelete(set) {
+		var err error
+		del.volumes, err = markSetVolumesDeleting(tx, k.Namespace, k.Name, c)
+		return del, err
+	}
+	return del, nil
+}
+
+// announceDeleted tells watchers and the controller about objects deleted
+// by a committed transaction.
+func (d *Daemon) announceDeleted(dels []deleted) {
+	for _, del := range dels {
+		k := del.key
+		d.hub.publish(change{Kind: k.Kind, Namespace: k.Namespace, Name: k.Name})
+		d.controller.publishVolumes(k.Namespace, del.volumes)
+		if k.Kind == configs.KindStatefulSet {
+			d.controller.enqueue(k.Namespace, k.Name)
+		}
+	}
+}
+
 // scale sets the replicas of set ns/name, as `kubectl scale` does.
-func (d *Daemon) scale(ns, name string, replicas int32) error {
+func (d *Daemon) scale(ns, name string, replicas int32, force bool) error {
 	if replicas < 0 {
 		return fmt.Errorf("replicas %d: must be greater than or equal to 0: %w", replicas, errdefs.ErrInvalidArgument)
 	}
 	err := d.store.Update(func(tx *storage.Tx) error {
+		if err := checkOwnerOf(tx, storage.ObjectKey{Kind: configs.KindStatefulSet, Namespace: ns, Name: name}, force); err != nil {
+			return err
+		}
 		set, err := tx.StatefulSet(ns, name)
 		if err != nil {
 			return err

@@ -194,6 +194,12 @@ func Run(ctx context.Context, cfg configs.DaemonConfig, log *slog.Logger, opts .
 	if err := records.resync(); err != nil {
 		return fmt.Errorf("loading DNS records: %w", err)
 	}
+	rescan := func() {}
+	if cfg.ManifestDir != configs.NoManifestDir && cfg.ManifestDir != "" {
+		if rescan, err = d.watchManifests(ctx); err != nil {
+			return err
+		}
+	}
 	for _, a := range dnsAddrs {
 		if err := d.dns.ListenAndServe(ctx, a); err != nil {
 			return fmt.Errorf("DNS server on %s: %w", a, err)
@@ -236,6 +242,7 @@ func Run(ctx context.Context, cfg configs.DaemonConfig, log *slog.Logger, opts .
 				case <-o.reload.Signals:
 					notify(sd.SdNotifyReloading)
 					d.reload(o.reload.Load)
+					rescan()
 					notify(sd.SdNotifyReady)
 				}
 			}

@@ -65,6 +65,7 @@ func startDaemonWith(t *testing.T, tweak func(*configs.DaemonConfig)) *harness {
 	cfg.Subnet = fmt.Sprintf("10.233.%d.0/24", n)
 	cfg.CNIConfDir = filepath.Join(dir, "cni")
 	cfg.DNSUpstreams = []string{"none"} // tests never query the machine's resolvers
+	cfg.ManifestDir = filepath.Join(dir, "manifests")
 	if tweak != nil {
 		tweak(&cfg)
 	}
@@ -105,7 +106,7 @@ func (h *harness) stop() {
 	sets, err := h.client.StatefulSets(ctx, "")
 	if err == nil {
 		for _, s := range sets {
-			_ = h.client.DeleteStatefulSet(ctx, s.Namespace, s.Name)
+			_ = h.client.DeleteStatefulSet(ctx, s.Namespace, s.Name, true)
 		}
 		h.waitPods(ctx, "", func(pods map[string]*corev1.Pod) bool { return len(pods) == 0 })
 	}

@@ -139,11 +139,11 @@ func TestScale(t *testing.T) {
 	h := startDaemon(t)
 	h.apply(webSet("web", 3, ""))
 	h.waitPods(timeout(t, 60*time.Second), "default", allReady(names("web", 3)...))
-	if err := h.client.Scale(context.Background(), "default", "web", 5); err != nil {
+	if err := h.client.Scale(context.Background(), "default", "web", 5, false); err != nil {
 		t.Fatal(err)
 	}
 	h.waitPods(timeout(t, 60*time.Second), "default", allReady(names("web", 5)...))
-	if err := h.client.Scale(context.Background(), "default", "web", 2); err != nil {
+	if err := h.client.Scale(context.Background(), "default", "web", 2, false); err != nil {
 		t.Fatal(err)
 	}
 	seen := h.waitPods(timeout(t, 90*time.Second), "default", allReady(names("web", 2)...))
@@ -358,7 +358,7 @@ func TestCreateDeleteCycles(t *testing.T) {
 	for i := range 50 {
 		h.apply(webSet("cycle", 1, ""))
 		h.waitPods(ctx, "default", allReady("cycle-0"))
-		if err := h.client.DeleteStatefulSet(ctx, "default", "cycle"); err != nil {
+		if err := h.client.DeleteStatefulSet(ctx, "default", "cycle", false); err != nil {
 			t.Fatalf("cycle %d: %v", i, err)
 		}
 		h.waitPods(ctx, "default", func(pods map[string]*corev1.Pod) bool { return len(pods) == 0 })

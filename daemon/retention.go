@@ -171,35 +171,6 @@ func (c *controller) reapVolumes(ns, name string) error {
 	return errors.Join(errs...)
 }
 
-// deleteSet deletes set ns/name and, when its whenDeleted policy is
-// Delete, marks all its volumes for deletion in the same transaction. Its
-// controller then deletes its pods, and the volumes once the pods are gone.
-func (d *Daemon) deleteSet(ns, name string) error {
-	var marked []string
-	err := d.store.Update(func(tx *storage.Tx) error {
-		marked = nil
-		set, err := tx.StatefulSet(ns, name)
-		if err != nil {
-			return err
-		}
-		if err := tx.DeleteObject(storage.ObjectKey{Kind: configs.KindStatefulSet, Namespace: ns, Name: name}); err != nil {
-			return err
-		}
-		if !whenDeletedDelete(set) {
-			return nil
-		}
-		marked, err = markSetVolumesDeleting(tx, ns, name, d.clock)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	d.hub.publish(change{Kind: configs.KindStatefulSet, Namespace: ns, Name: name})
-	d.controller.publishVolumes(ns, marked)
-	d.controller.enqueue(ns, name)
-	return nil
-}
-
 // deleteVolume deletes volume ns/name and its data at once, as `delete
 // volume` asks. It refuses, with an errdefs.ErrConflict error, while a pod
 // record names the volume: the pod must be deleted (or its set scaled

@@ -41,7 +41,7 @@ func TestRetentionWhenScaled(t *testing.T) {
 		t.Fatalf("delete volume of a running pod: %v, want a conflict naming web-1", err)
 	}
 
-	if err := h.client.Scale(ctx, "default", "web", 1); err != nil {
+	if err := h.client.Scale(ctx, "default", "web", 1, false); err != nil {
 		t.Fatal(err)
 	}
 	h.waitVolumes(t, func(vols map[string]*corev1.PersistentVolumeClaim) bool {
@@ -56,7 +56,7 @@ func TestRetentionWhenScaled(t *testing.T) {
 		t.Error("no event for the deletion of www-web-2")
 	}
 
-	if err := h.client.Scale(ctx, "default", "web", 3); err != nil {
+	if err := h.client.Scale(ctx, "default", "web", 3, false); err != nil {
 		t.Fatal(err)
 	}
 	h.waitPods(timeout(t, 60*time.Second), "default", allReady(names("web", 3)...))
@@ -64,7 +64,7 @@ func TestRetentionWhenScaled(t *testing.T) {
 	h.wantMarker("web-1", false)
 	h.wantMarker("web-2", false)
 
-	if err := h.client.DeleteStatefulSet(ctx, "default", "web"); err != nil {
+	if err := h.client.DeleteStatefulSet(ctx, "default", "web", false); err != nil {
 		t.Fatal(err)
 	}
 	h.waitPods(timeout(t, 60*time.Second), "default", func(pods map[string]*corev1.Pod) bool { return len(pods) == 0 })
@@ -106,7 +106,7 @@ func TestRetentionWhenDeleted(t *testing.T) {
 	h.waitPods(timeout(t, 60*time.Second), "default", allReady(names("web", 2)...))
 	paths := h.volumePaths()
 
-	if err := h.client.Scale(ctx, "default", "web", 1); err != nil {
+	if err := h.client.Scale(ctx, "default", "web", 1, false); err != nil {
 		t.Fatal(err)
 	}
 	h.waitPods(timeout(t, 60*time.Second), "default", allReady("web-0"))
@@ -115,7 +115,7 @@ func TestRetentionWhenDeleted(t *testing.T) {
 		t.Fatalf("volumes after the scale-down: %v, %v; want www-web-1 kept", vols, err)
 	}
 
-	if err := h.client.DeleteStatefulSet(ctx, "default", "web"); err != nil {
+	if err := h.client.DeleteStatefulSet(ctx, "default", "web", false); err != nil {
 		t.Fatal(err)
 	}
 	h.waitVolumes(t, func(vols map[string]*corev1.PersistentVolumeClaim) bool { return len(vols) == 0 })

@@ -76,6 +76,9 @@ func (d *Daemon) rollout(ns, name string, req api.RolloutRequest) (string, error
 	var verb string
 	changed := false
 	err := d.store.Update(func(tx *storage.Tx) error {
+		if err := checkOwnerOf(tx, storage.ObjectKey{Kind: configs.KindStatefulSet, Namespace: ns, Name: name}, req.Force); err != nil {
+			return err
+		}
 		old, err := tx.StatefulSet(ns, name)
 		if err != nil {
 			return err

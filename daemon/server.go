@@ -53,6 +53,7 @@ func (d *Daemon) routes() http.Handler {
 	mux.HandleFunc("GET /v1/events", d.handleListEvents)
 	mux.HandleFunc("GET /v1/dns", d.handleListDNS)
 	mux.HandleFunc("GET /v1/revisions", d.handleListRevisions)
+	mux.HandleFunc("GET /v1/manifests", d.handleListManifests)
 
 	// Profiles for operators, on the same root-only socket: no port.
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
@@ -149,7 +150,8 @@ func (d *Daemon) handleDelete(w http.ResponseWriter, r *http.Request) {
 
 func (d *Daemon) handleDeleteSet(w http.ResponseWriter, r *http.Request) {
 	k := storage.ObjectKey{Kind: configs.KindStatefulSet, Namespace: r.PathValue("ns"), Name: r.PathValue("name")}
-	if err := d.deleteObject(k); err != nil {
+	force, _ := strconv.ParseBool(r.URL.Query().Get("force"))
+	if err := d.deleteObject(k, force); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -162,11 +164,20 @@ func (d *Daemon) handleScale(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if err := d.scale(r.PathValue("ns"), r.PathValue("name"), req.Replicas); err != nil {
+	if err := d.scale(r.PathValue("ns"), r.PathValue("name"), req.Replicas, req.Force); err != nil {
 		writeError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, api.ObjectResult{Kind: configs.KindStatefulSet, Namespace: r.PathValue("ns"), Name: r.PathValue("name"), Action: "scaled"})
+}
+
+func (d *Daemon) handleListManifests(w http.ResponseWriter, r *http.Request) {
+	ms, err := d.listManifests()
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ms)
 }
 
 func (d *Daemon) handleDeleteVolume(w http.ResponseWriter, r *http.Request) {

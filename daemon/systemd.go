@@ -87,9 +87,10 @@ func WithNotifier(notify func(state string), watchdog time.Duration) Option {
 }
 
 // reload loads the configuration again and applies what can change while
-// the daemon runs. Today nothing of the daemon configuration can: a change
-// is logged with the fields that need a restart, and a configuration that
-// does not load or validate is reported and the running one kept.
+// the daemon runs. Nothing of the daemon configuration can: a change is
+// logged with the fields that need a restart, and a configuration that
+// does not load or validate is reported and the running one kept. (Run
+// then has the manifest directory passed over again.)
 func (d *Daemon) reload(load func() (configs.DaemonConfig, error)) {
 	cfg, err := load()
 	if err == nil {

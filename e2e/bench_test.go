@@ -105,7 +105,7 @@ func BenchmarkOrderedStart10(b *testing.B) {
 		}
 		e.waitPods(benchDeadline(b), readyPods(benchReplicas))
 		b.StopTimer()
-		if err := e.client.DeleteStatefulSet(context.Background(), "default", "bench"); err != nil {
+		if err := e.client.DeleteStatefulSet(context.Background(), "default", "bench", false); err != nil {
 			b.Fatal(err)
 		}
 		e.waitPods(benchDeadline(b), func(p []corev1.Pod) bool { return len(p) == 0 })
@@ -407,7 +407,7 @@ func BenchmarkDaemonFootprint(b *testing.B) {
 				}
 				b.StopTimer()
 				if n > 0 {
-					_ = e.client.DeleteStatefulSet(context.Background(), "default", "idle")
+					_ = e.client.DeleteStatefulSet(context.Background(), "default", "idle", false)
 					e.waitPods(benchDeadline(b), func(p []corev1.Pod) bool { return len(p) == 0 })
 				}
 				b.StartTimer()

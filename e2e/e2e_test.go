@@ -114,7 +114,8 @@ func (e *env) launch() {
 		"--data-dir", filepath.Join(e.dir, "data"), "--run-dir", filepath.Join(e.dir, "run"),
 		"--containerd", e.containerd, "--containerd-namespace", e.namespace,
 		"--bridge", e.bridge, "--subnet", e.subnet, "--cni-conf-dir", filepath.Join(e.dir, "cni"),
-		"--dns-upstream", "none") // tests never query the machine's resolvers
+		"--dns-upstream", "none", // tests never query the machine's resolvers
+		"--manifest-dir", filepath.Join(e.dir, "manifests"))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = append(os.Environ(), e.environ...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -144,7 +145,7 @@ func (e *env) cleanup() {
 	defer cancel()
 	if sets, err := e.client.StatefulSets(ctx, ""); err == nil {
 		for _, s := range sets {
-			_ = e.client.DeleteStatefulSet(ctx, s.Namespace, s.Name)
+			_ = e.client.DeleteStatefulSet(ctx, s.Namespace, s.Name, true)
 		}
 		e.waitPods(ctx, func(p []corev1.Pod) bool { return len(p) == 0 })
 	}

@@ -63,6 +63,8 @@
 //	    <name>                  JSON Volume, "<claim>-<set>-<ordinal>"
 //	events/
 //	    <seq>                   uint64 big-endian key; JSON Event
+//	manifests/                  made when first written (older binaries ignore it)
+//	    <path>                  JSON Manifest: a file of the manifest directory
 //
 // Revisions are nested by set so that the revisions of "web" and of
 // "web-x" never mix; namespace and set buckets are removed when their last

@@ -15,6 +15,7 @@ const (
 	bucketPods      = "pods"
 	bucketVolumes   = "volumes"
 	bucketEvents    = "events"
+	bucketManifests = "manifests"
 	keySchema       = "schema"
 )
 

@@ -77,8 +77,19 @@ func (c *Client) Delete(ctx context.Context, req ApplyRequest) (ApplyResponse, e
 
 // DeleteStatefulSet deletes set ns/name; its pods go, its volumes stay
 // unless its persistentVolumeClaimRetentionPolicy.whenDeleted is Delete.
-func (c *Client) DeleteStatefulSet(ctx context.Context, ns, name string) error {
-	return c.do(ctx, http.MethodDelete, objectPath(ns, "statefulsets", name), nil, nil, nil)
+// A set a manifest file owns is refused (errdefs.ErrConflict) unless force.
+func (c *Client) DeleteStatefulSet(ctx context.Context, ns, name string, force bool) error {
+	var q url.Values
+	if force {
+		q = url.Values{"force": {"true"}}
+	}
+	return c.do(ctx, http.MethodDelete, objectPath(ns, "statefulsets", name), q, nil, nil)
+}
+
+// Manifests lists the files of the daemon's manifest directory.
+func (c *Client) Manifests(ctx context.Context) ([]Manifest, error) {
+	var out []Manifest
+	return out, c.do(ctx, http.MethodGet, "/v1/manifests", nil, nil, &out)
 }
 
 // DeletePod deletes pod ns/name; its set creates it again, as in Kubernetes.
@@ -92,9 +103,10 @@ func (c *Client) DeleteVolume(ctx context.Context, ns, name string) error {
 	return c.do(ctx, http.MethodDelete, objectPath(ns, "volumes", name), nil, nil, nil)
 }
 
-// Scale sets the replicas of set ns/name.
-func (c *Client) Scale(ctx context.Context, ns, name string, replicas int32) error {
-	return c.do(ctx, http.MethodPost, objectPath(ns, "statefulsets", name)+"/scale", nil, ScaleRequest{Replicas: replicas}, nil)
+// Scale sets the replicas of set ns/name (force: even if a manifest file
+// owns it).
+func (c *Client) Scale(ctx context.Context, ns, name string, replicas int32, force bool) error {
+	return c.do(ctx, http.MethodPost, objectPath(ns, "statefulsets", name)+"/scale", nil, ScaleRequest{Replicas: replicas, Force: force}, nil)
 }
 
 // StatefulSets lists the sets of namespace ns ("" for all).

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"time"
+
 	"github.com/setlet/setlet/configs"
 )
 
@@ -19,6 +21,9 @@ type ApplyRequest struct {
 	Sources []Source `json:"sources"`
 	// DryRun validates and reports what would change without changing it.
 	DryRun bool `json:"dryRun,omitempty"`
+	// Force changes (or deletes) objects that a file of the daemon's
+	// manifest directory owns; without it such a change is refused.
+	Force bool `json:"force,omitempty"`
 }
 
 // ObjectResult says what an apply or a delete did to one object, in
@@ -38,6 +43,7 @@ type ApplyResponse struct {
 // ScaleRequest is the body of POST .../statefulsets/{name}/scale.
 type ScaleRequest struct {
 	Replicas int32 `json:"replicas"`
+	Force    bool  `json:"force,omitempty"` // as ApplyRequest.Force
 }
 
 // RolloutRequest is the body of POST .../statefulsets/{name}/rollout: a
@@ -47,6 +53,7 @@ type RolloutRequest struct {
 	Action     string            `json:"action"`               // RolloutUndo, RolloutRestart or RolloutImage
 	ToRevision int64             `json:"toRevision,omitempty"` // undo: the revision; 0 for the previous one
 	Images     map[string]string `json:"images,omitempty"`     // image: container name ("*" for all) -> image
+	Force      bool              `json:"force,omitempty"`      // as ApplyRequest.Force
 }
 
 // The actions of a RolloutRequest.
@@ -157,3 +164,12 @@ const (
 	// PersistentVolumeClaim.
 	VolumePathAnnotation = "setlet.io/host-path"
 )
+
+// Manifest is a file of the daemon's manifest directory, as GET
+// /v1/manifests lists it.
+type Manifest struct {
+	Path    string         `json:"path"`
+	Applied *time.Time     `json:"applied,omitempty"` // when its last good version was applied
+	Objects []ObjectResult `json:"objects,omitempty"` // what that version applied (Action empty)
+	Error   string         `json:"error,omitempty"`   // why the file as it is now was refused
+}

@@ -1,0 +1,308 @@
+package daemon
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/setlet/setlet/daemon/api"
+	"github.com/setlet/setlet/storage"
+)
+
+// The manifest directory (configs.DaemonConfig.ManifestDir): every
+// *.yaml, *.yml and *.json file in it is applied at start and whenever a
+// file is added, changed or removed, as `kubectl apply --prune` would
+// apply the directory, file by file:
+//
+//   - A file is applied as one apply: all its objects or none. Its record
+//     (storage.Manifest) then owns them, in the same transaction, and the
+//     objects its previous good version had and this one has not are
+//     deleted in that transaction too (a StatefulSet's volumes follow its
+//     retention policy, so by default they stay).
+//   - A file that does not decode or validate is recorded with its error,
+//     logged and reported as a Warning event; the objects of its last good
+//     version keep running untouched.
+//   - A removed file's objects are deleted with its record.
+//   - The CLI refuses to change an object a file owns unless --force
+//     (checkOwner, checkOwnerOf).
+//
+// A pass reads every file and skips those whose hash its record already
+// has, so passes are cheap, idempotent and safe to repeat after a crash:
+// a pass only ever commits whole files. fsnotify events are debounced and
+// only trigger a pass; a reload (SIGHUP) triggers one too.
+
+// manifestDebounce is how long the directory must be quiet before a pass:
+// an editor's save is several events.
+const manifestDebounce = 100 * time.Millisecond
+
+// reasonManifestInvalid is the reason of the Warning event for a refused
+// manifest file.
+const reasonManifestInvalid = "InvalidManifest"
+
+// manifestExt reports whether name is a manifest file name.
+func manifestExt(name string) bool {
+	if strings.HasPrefix(name, ".") {
+		return false
+	}
+	switch filepath.Ext(name) {
+	case ".yaml", ".yml", ".json":
+		return true
+	}
+	return false
+}
+
+// syncManifests makes one pass over the manifest directory. It returns
+// the first error that kept it from looking at every file (a refused file
+// is not such an error: it is recorded).
+func (d *Daemon) syncManifests() error {
+	dir := d.cfg.ManifestDir
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("reading the manifest directory: %w", err)
+	}
+	records, err := d.store.Manifests()
+	if err != nil {
+		return err
+	}
+	known := map[string]storage.Manifest{}
+	for _, m := range records {
+		known[m.Path] = m
+	}
+	present := map[string]bool{}
+	var errs []error
+	for _, e := range entries {
+		if e.IsDir() || !manifestExt(e.Name()) {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		data, err := os.ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // gone since the listing: the next pass sees it gone
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		present[path] = true
+		sum := sha256.Sum256(data)
+		hash := hex.EncodeToString(sum[:])
+		if m, ok := known[path]; ok && m.Hash == hash {
+			continue
+		}
+		_, err = d.applyFrom(api.ApplyRequest{Sources: []api.Source{{Name: path, Data: data}}}, &manifestFile{path: path, hash: hash})
+		var perr *problemsError
+		switch {
+		case errors.As(err, &perr):
+			errs = append(errs, d.refuseManifest(path, hash, perr))
+		case err != nil:
+			errs = append(errs, fmt.Errorf("applying %s: %w", path, err))
+		default:
+			d.log.Info("manifest applied", "file", path)
+		}
+	}
+	for _, m := range records {
+		if !present[m.Path] && filepath.Dir(m.Path) == filepath.Clean(dir) {
+			errs = append(errs, d.removeManifest(m))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// recordManifest, within the apply transaction of file m, deletes the
+// objects m's previous good version applied that results no longer has,
+// and records m as the owner of results.
+func (d *Daemon) recordManifest(tx *storage.Tx, m manifestFile, results []storage.ApplyResult) ([]deleted, error) {
+	keys := make([]storage.ObjectKey, len(results))
+	for i, r := range results {
+		keys[i] = r.Key
+	}
+	old, err := manifestRecord(tx, m.path)
+	if err != nil {
+		return nil, err
+	}
+	var pruned []deleted
+	for _, k := range old.Objects {
+		if slices.Contains(keys, k) {
+			continue
+		}
+		del, err := deleteObjectTx(tx, k, d.clock)
+		if err != nil && !errdefs.IsNotFound(err) {
+			return nil, err
+		}
+		pruned = append(pruned, del)
+	}
+	return pruned, tx.PutManifest(storage.Manifest{Path: m.path, Hash: m.hash, Objects: keys, Applied: d.clock.Now().Round(0)})
+}
+
+// refuseManifest records that the version hash of file path was refused,
+// keeping the objects of its last good version, and reports it.
+func (d *Daemon) refuseManifest(path, hash string, perr *problemsError) error {
+	msgs := make([]string, len(perr.problems))
+	for i, p := range perr.problems {
+		msgs[i] = p.String()
+	}
+	msg := strings.Join(msgs, "; ")
+	err := d.store.Update(func(tx *storage.Tx) error {
+		m, err := manifestRecord(tx, path)
+		if err != nil {
+			return err
+		}
+		m.Path, m.Hash, m.Error = path, hash, msg
+		return tx.PutManifest(m)
+	})
+	if err != nil {
+		return err
+	}
+	d.log.Warn("manifest refused; the objects of its last good version keep running", "file", path, "err", msg)
+	d.events.event("Manifest", "", filepath.Base(path), eventTypeWarning, reasonManifestInvalid,
+		"%s was not applied, the objects of its last good version keep running: %s", path, msg)
+	return nil
+}
+
+// removeManifest deletes the objects of a file that is gone, and its
+// record, in one transaction.
+func (d *Daemon) removeManifest(m storage.Manifest) error {
+	var dels []deleted
+	err := d.store.Update(func(tx *storage.Tx) error {
+		dels = nil
+		for _, k := range m.Objects {
+			del, err := deleteObjectTx(tx, k, d.clock)
+			if err != nil && !errdefs.IsNotFound(err) {
+				return err
+			}
+			dels = append(dels, del)
+		}
+		return tx.DeleteManifest(m.Path)
+	})
+	if err != nil {
+		return fmt.Errorf("removing the objects of %s: %w", m.Path, err)
+	}
+	d.announceDeleted(dels)
+	d.log.Info("manifest removed; its objects are deleted", "file", m.Path, "objects", len(m.Objects))
+	return nil
+}
+
+// manifestRecord returns the record of path, or an empty one.
+func manifestRecord(tx *storage.Tx, path string) (storage.Manifest, error) {
+	ms, err := tx.Manifests()
+	if err != nil {
+		return storage.Manifest{}, err
+	}
+	for _, m := range ms {
+		if m.Path == path {
+			return m, nil
+		}
+	}
+	return storage.Manifest{}, nil
+}
+
+// manifestWatcher runs passes over the manifest directory when it changes.
+type manifestWatcher struct {
+	d *Daemon
+
+	mu      sync.Mutex
+	pending timer
+	passes  chan struct{} // a pass is due; buffered, one deep
+}
+
+// watchManifests creates the manifest directory if needed, makes the first
+// pass (before the daemon is ready, so a start applies the directory) and
+// then starts watching it until ctx ends. Its returned trigger asks for a
+// pass (a reload).
+func (d *Daemon) watchManifests(ctx context.Context) (trigger func(), err error) {
+	dir := d.cfg.ManifestDir
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("manifest directory: %w", err)
+	}
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, fmt.Errorf("watching the manifest directory: %w", err)
+	}
+	if err := w.Add(dir); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("watching the manifest directory %s: %w", dir, err)
+	}
+	if err := d.syncManifests(); err != nil {
+		d.log.Warn("manifest directory pass", "err", err)
+	}
+	mw := &manifestWatcher{d: d, passes: make(chan struct{}, 1)}
+	go func() {
+		defer w.Close()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev, ok := <-w.Events:
+				if !ok {
+					return
+				}
+				if manifestExt(filepath.Base(ev.Name)) {
+					mw.debounce()
+				}
+			case err, ok := <-w.Errors:
+				if !ok {
+					return
+				}
+				d.log.Warn("watching the manifest directory; rescanning", "err", err)
+				mw.debounce()
+			case <-mw.passes:
+				if err := d.syncManifests(); err != nil {
+					d.log.Warn("manifest directory pass", "err", err)
+				}
+			}
+		}
+	}()
+	return mw.due, nil
+}
+
+// debounce asks for a pass once the directory has been quiet for
+// manifestDebounce.
+func (mw *manifestWatcher) debounce() {
+	mw.mu.Lock()
+	defer mw.mu.Unlock()
+	if mw.pending != nil {
+		mw.pending.Stop()
+	}
+	mw.pending = mw.d.clock.AfterFunc(manifestDebounce, mw.due)
+}
+
+// due asks for a pass now.
+func (mw *manifestWatcher) due() {
+	select {
+	case mw.passes <- struct{}{}:
+	default: // one is due already
+	}
+}
+
+// listManifests answers GET /v1/manifests.
+func (d *Daemon) listManifests() ([]api.Manifest, error) {
+	ms, err := d.store.Manifests()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.Manifest, 0, len(ms))
+	for _, m := range ms {
+		am := api.Manifest{Path: m.Path, Error: m.Error}
+		if !m.Applied.IsZero() {
+			t := m.Applied
+			am.Applied = &t
+		}
+		for _, k := range m.Objects {
+			am.Objects = append(am.Objects, api.ObjectResult{Kind: k.Kind, Namespace: k.Namespace, Name: k.Name})
+		}
+		out = append(out, am)
+	}
+	return out, nil
+}
