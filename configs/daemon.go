@@ -68,9 +68,14 @@ type DaemonConfig struct {
 	// a file there is added, changed or removed (--manifest-dir); "none"
 	// turns this off.
 	ManifestDir string `json:"manifestDir,omitempty"`
+	// ImageDir holds image archives (OCI or docker save tarballs) the
+	// daemon imports at start and whenever one is added or changed
+	// (--image-dir; default <DataDir>/images); "none" turns this off.
+	ImageDir string `json:"imageDir,omitempty"`
 }
 
-// NoManifestDir is the ManifestDir that turns the manifest directory off.
+// NoManifestDir is the ManifestDir (or ImageDir) that turns the manifest
+// directory (or the image directory) off.
 const NoManifestDir = "none"
 
 // Duration is a time.Duration written as a Go duration string ("5s") in
@@ -134,7 +139,10 @@ func (c *DaemonConfig) Complete() {
 	if c.Socket == "" && c.RunDir != "" {
 		c.Socket = filepath.Join(c.RunDir, "setlet.sock")
 	}
-	for _, p := range []*string{&c.DataDir, &c.RunDir, &c.Socket, &c.Containerd, &c.CNIConfDir, &c.ManifestDir} {
+	if c.ImageDir == "" && c.DataDir != "" {
+		c.ImageDir = filepath.Join(c.DataDir, "images")
+	}
+	for _, p := range []*string{&c.DataDir, &c.RunDir, &c.Socket, &c.Containerd, &c.CNIConfDir, &c.ManifestDir, &c.ImageDir} {
 		if *p != "" {
 			*p = filepath.Clean(*p)
 		}
@@ -157,6 +165,9 @@ func (c DaemonConfig) Validate() error {
 	}
 	if c.ManifestDir != "" && c.ManifestDir != NoManifestDir && !filepath.IsAbs(c.ManifestDir) {
 		errs = append(errs, fmt.Errorf("manifestDir: %q must be an absolute path or none", c.ManifestDir))
+	}
+	if c.ImageDir != "" && c.ImageDir != NoManifestDir && !filepath.IsAbs(c.ImageDir) && filepath.IsAbs(c.DataDir) { // else dataDir says it
+		errs = append(errs, fmt.Errorf("imageDir: %q must be an absolute path or none", c.ImageDir))
 	}
 	if c.CNIConfDir != "" && !filepath.IsAbs(c.CNIConfDir) {
 		errs = append(errs, fmt.Errorf("cniConfDir: %q must be an absolute path", c.CNIConfDir))

@@ -111,8 +111,8 @@ func TestShippedDaemonConfig(t *testing.T) {
 		}
 		keys = append(keys, key)
 	}
-	if len(keys) != 12 {
-		t.Fatalf("found %d example keys in %s, want 12: %q", len(keys), shipped, keys)
+	if len(keys) != 13 {
+		t.Fatalf("found %d example keys in %s, want 13: %q", len(keys), shipped, keys)
 	}
 	p := filepath.Join(t.TempDir(), "config.yaml")
 	if err := os.WriteFile(p, []byte(strings.Join(keys, "\n")+"\n"), 0o644); err != nil {

@@ -50,9 +50,23 @@ func startDaemon(t *testing.T) *harness { t.Helper(); return startDaemonWith(t, 
 // (when not nil) before the daemon starts.
 func startDaemonWith(t *testing.T, tweak func(*configs.DaemonConfig)) *harness {
 	t.Helper()
+	h := startBareDaemon(t, tweak)
+	f, err := os.Open(testenv.BusyboxImage(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := h.client.ImportImages(context.Background(), f); err != nil {
+		t.Fatalf("importing the busybox image: %v", err)
+	}
+	return h
+}
+
+// startBareDaemon is startDaemonWith without importing the busybox image.
+func startBareDaemon(t *testing.T, tweak func(*configs.DaemonConfig)) *harness {
+	t.Helper()
 	testenv.RequireBinary(t, "iptables", "iptables")
 	address := testenv.Containerd(t)
-	image := testenv.BusyboxImage(t)
 	n := testenv.FreeNetwork(t, "slit", 1, 250)
 	dir := t.TempDir()
 	cfg := configs.DefaultDaemonConfig()
@@ -85,15 +99,6 @@ func startDaemonWith(t *testing.T, tweak func(*configs.DaemonConfig)) *harness {
 		t.Fatalf("daemon not ready after 30s\n%s", h.log.String())
 	}
 	t.Cleanup(h.stop)
-
-	f, err := os.Open(image)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := h.client.ImportImages(context.Background(), f); err != nil {
-		t.Fatalf("importing the busybox image: %v", err)
-	}
 	return h
 }
 

@@ -11,11 +11,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/containerd/errdefs"
-	"github.com/fsnotify/fsnotify"
 
 	"github.com/setlet/setlet/daemon/api"
 	"github.com/setlet/setlet/storage"
@@ -208,82 +206,12 @@ func manifestRecord(tx *storage.Tx, path string) (storage.Manifest, error) {
 	return storage.Manifest{}, nil
 }
 
-// manifestWatcher runs passes over the manifest directory when it changes.
-type manifestWatcher struct {
-	d *Daemon
-
-	mu      sync.Mutex
-	pending timer
-	passes  chan struct{} // a pass is due; buffered, one deep
-}
-
 // watchManifests creates the manifest directory if needed, makes the first
 // pass (before the daemon is ready, so a start applies the directory) and
-// then starts watching it until ctx ends. Its returned trigger asks for a
-// pass (a reload).
-func (d *Daemon) watchManifests(ctx context.Context) (trigger func(), err error) {
-	dir := d.cfg.ManifestDir
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("manifest directory: %w", err)
-	}
-	w, err := fsnotify.NewWatcher()
-	if err != nil {
-		return nil, fmt.Errorf("watching the manifest directory: %w", err)
-	}
-	if err := w.Add(dir); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("watching the manifest directory %s: %w", dir, err)
-	}
-	if err := d.syncManifests(); err != nil {
-		d.log.Warn("manifest directory pass", "err", err)
-	}
-	mw := &manifestWatcher{d: d, passes: make(chan struct{}, 1)}
-	go func() {
-		defer w.Close()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case ev, ok := <-w.Events:
-				if !ok {
-					return
-				}
-				if manifestExt(filepath.Base(ev.Name)) {
-					mw.debounce()
-				}
-			case err, ok := <-w.Errors:
-				if !ok {
-					return
-				}
-				d.log.Warn("watching the manifest directory; rescanning", "err", err)
-				mw.debounce()
-			case <-mw.passes:
-				if err := d.syncManifests(); err != nil {
-					d.log.Warn("manifest directory pass", "err", err)
-				}
-			}
-		}
-	}()
-	return mw.due, nil
-}
-
-// debounce asks for a pass once the directory has been quiet for
-// manifestDebounce.
-func (mw *manifestWatcher) debounce() {
-	mw.mu.Lock()
-	defer mw.mu.Unlock()
-	if mw.pending != nil {
-		mw.pending.Stop()
-	}
-	mw.pending = mw.d.clock.AfterFunc(manifestDebounce, mw.due)
-}
-
-// due asks for a pass now.
-func (mw *manifestWatcher) due() {
-	select {
-	case mw.passes <- struct{}{}:
-	default: // one is due already
-	}
+// then passes again whenever it changes, until ctx ends. The returned
+// function asks for a pass (a reload).
+func (d *Daemon) watchManifests(ctx context.Context) (func(), error) {
+	return d.watchDir(ctx, "manifest directory", d.cfg.ManifestDir, manifestExt, manifestDebounce, d.syncManifests)
 }
 
 // listManifests answers GET /v1/manifests.
