@@ -47,6 +47,8 @@ type execService interface {
 // eventSource delivers containerd's task events (exits, OOM kills).
 type eventSource interface {
 	Subscribe(ctx context.Context) (<-chan runtime.Event, <-chan error)
+	// WaitServing blocks until containerd serves or ctx ends.
+	WaitServing(ctx context.Context) error
 }
 
 // podNetwork gives pods their network namespace and IP.

@@ -64,6 +64,8 @@ type Daemon struct {
 	kubelet    *kubelet
 	probes     *probeManager
 	dns        *dns.Server
+	health     *daemonHealth
+	started    time.Time
 
 	ctx  context.Context
 	done chan struct{}
@@ -136,7 +138,7 @@ func Run(ctx context.Context, cfg configs.DaemonConfig, log *slog.Logger, opts .
 
 	d := &Daemon{
 		cfg: cfg, log: log, clock: realClock{}, store: store, rt: rt, net: pnet, images: rt,
-		hub: newHub(), done: make(chan struct{}),
+		hub: newHub(), done: make(chan struct{}), started: time.Now(),
 	}
 	d.events = &recorder{store: store, clock: d.clock, hub: d.hub, log: log}
 
@@ -170,6 +172,8 @@ func Run(ctx context.Context, cfg configs.DaemonConfig, log *slog.Logger, opts .
 	}, store, d.clock, log.With("component", "kubelet"), d.events, d.hub, rt, rt, rt, pnet)
 	d.probes = newProbeManager(d.clock, probeExec{rt}, d.kubelet.onProbe, 8)
 	d.kubelet.probes = d.probes
+	d.health = newHealth(d.clock, log.With("component", "health"), d.events)
+	d.kubelet.health = d.health
 	d.controller = newController(store, d.clock, log.With("component", "controller"), d.events, d.hub, d.kubelet)
 	d.kubelet.sets = d.controller
 

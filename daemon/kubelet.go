@@ -62,6 +62,7 @@ type kubelet struct {
 	execs    execService
 	net      podNetwork
 	probes   *probeManager
+	health   *daemonHealth // containerd's state, from the event stream
 	nodeName string
 	queue    *queue
 
@@ -118,29 +119,16 @@ func (k *kubelet) run(ctx context.Context) {
 
 // watchEvents turns containerd's task events into pod syncs until ctx
 // ends, subscribing again (and resyncing every pod, since events may have
-// been missed) when containerd goes away and comes back.
+// been missed) when containerd goes away and comes back. A broken stream
+// marks containerd down in k.health until it serves again.
 func (k *kubelet) watchEvents(ctx context.Context, src eventSource) {
 	delay := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		evs, errs := src.Subscribe(ctx)
 		subscribed := k.clock.Now()
-		k.resyncAll()
-	loop:
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case ev, ok := <-evs:
-				if !ok {
-					break loop
-				}
-				k.onTaskEvent(ctx, ev)
-			case err, ok := <-errs:
-				if ok && err != nil && ctx.Err() == nil {
-					k.log.Warn("containerd event stream ended", "err", err)
-				}
-				break loop
-			}
+		if err := src.WaitServing(ctx); err == nil {
+			k.streamEvents(ctx, src)
+		} else if ctx.Err() == nil {
+			k.health.setContainerd(false, err)
 		}
 		if k.clock.Now().Sub(subscribed) > time.Minute {
 			delay = 100 * time.Millisecond
@@ -154,6 +142,31 @@ func (k *kubelet) watchEvents(ctx context.Context, src eventSource) {
 		case <-done:
 		}
 		delay = min(delay*2, 10*time.Second)
+	}
+}
+
+// streamEvents marks containerd up, resyncs every pod and handles the task
+// events until the stream ends (containerd down) or ctx does.
+func (k *kubelet) streamEvents(ctx context.Context, src eventSource) {
+	k.health.setContainerd(true, nil)
+	evs, errs := src.Subscribe(ctx)
+	k.resyncAll()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-evs:
+			if !ok {
+				return
+			}
+			k.onTaskEvent(ctx, ev)
+		case err, ok := <-errs:
+			if ok && err != nil && ctx.Err() == nil {
+				k.log.Warn("containerd event stream ended", "err", err)
+				k.health.setContainerd(false, err)
+			}
+			return
+		}
 	}
 }
 

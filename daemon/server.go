@@ -54,6 +54,7 @@ func (d *Daemon) routes() http.Handler {
 	mux.HandleFunc("GET /v1/dns", d.handleListDNS)
 	mux.HandleFunc("GET /v1/revisions", d.handleListRevisions)
 	mux.HandleFunc("GET /v1/manifests", d.handleListManifests)
+	mux.HandleFunc("GET /v1/status", d.handleStatus)
 
 	// Profiles for operators, on the same root-only socket: no port.
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
@@ -169,6 +170,15 @@ func (d *Daemon) handleScale(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, api.ObjectResult{Kind: configs.KindStatefulSet, Namespace: r.PathValue("ns"), Name: r.PathValue("name"), Action: "scaled"})
+}
+
+func (d *Daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
+	st, err := d.status(r.Context())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
 }
 
 func (d *Daemon) handleListManifests(w http.ResponseWriter, r *http.Request) {

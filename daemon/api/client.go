@@ -86,6 +86,12 @@ func (c *Client) DeleteStatefulSet(ctx context.Context, ns, name string, force b
 	return c.do(ctx, http.MethodDelete, objectPath(ns, "statefulsets", name), q, nil, nil)
 }
 
+// Status returns the daemon's health at a glance.
+func (c *Client) Status(ctx context.Context) (Status, error) {
+	var out Status
+	return out, c.do(ctx, http.MethodGet, "/v1/status", nil, nil, &out)
+}
+
 // Manifests lists the files of the daemon's manifest directory.
 func (c *Client) Manifests(ctx context.Context) ([]Manifest, error) {
 	var out []Manifest

@@ -173,3 +173,39 @@ type Manifest struct {
 	Objects []ObjectResult `json:"objects,omitempty"` // what that version applied (Action empty)
 	Error   string         `json:"error,omitempty"`   // why the file as it is now was refused
 }
+
+// Status is the daemon's health at a glance, as GET /v1/status answers
+// and `setlet status` prints it.
+type Status struct {
+	Version string    `json:"version"`
+	Started time.Time `json:"started"`
+	// Containerd: whether it serves, since when, why not, its version.
+	Containerd ContainerdStatus `json:"containerd"`
+	// Network is the CNI network's name; Subnet and Gateway its pods'.
+	Network string `json:"network"`
+	Subnet  string `json:"subnet"`
+	Gateway string `json:"gateway,omitempty"`
+	// DNS are the DNS server's addresses; Zone its zone.
+	DNS  []string `json:"dns,omitempty"`
+	Zone string   `json:"zone"`
+	// ManifestDir and ImageDir are the watched directories ("" when off);
+	// ManifestErrors counts the manifest files whose last version was
+	// refused.
+	ManifestDir    string `json:"manifestDir,omitempty"`
+	ManifestErrors int    `json:"manifestErrors,omitempty"`
+	ImageDir       string `json:"imageDir,omitempty"`
+	// Counts of what runs.
+	Sets      int            `json:"sets"`
+	Pods      map[string]int `json:"pods"` // by phase
+	ReadyPods int            `json:"readyPods"`
+	Volumes   int            `json:"volumes"`
+}
+
+// ContainerdStatus is containerd's part of a Status.
+type ContainerdStatus struct {
+	Address string    `json:"address"`
+	Up      bool      `json:"up"`
+	Since   time.Time `json:"since"`
+	Error   string    `json:"error,omitempty"`
+	Version string    `json:"version,omitempty"`
+}

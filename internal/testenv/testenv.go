@@ -106,7 +106,16 @@ func (e *env) start() error {
 		return err
 	}
 	e.dir = dir
-	e.address = filepath.Join(dir, "containerd.sock")
+	e.address, e.containerd, e.exited, err = launchContainerd(dir)
+	return err
+}
+
+// launchContainerd starts a containerd whose root, state, socket and log
+// are in dir, and waits until it serves. A second launch in the same dir
+// is a restart: it finds the images, containers and running tasks (their
+// shims outlive containerd) of the first.
+func launchContainerd(dir string) (address string, cmd *exec.Cmd, exited chan error, err error) {
+	address = filepath.Join(dir, "containerd.sock")
 	config := fmt.Sprintf(`version = 2
 root = %q
 state = %q
@@ -117,34 +126,93 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
   address = %q
 [debug]
   level = "warn"
-`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), e.address, e.address+".ttrpc")
+`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), address, address+".ttrpc")
 	configPath := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(configPath, []byte(config), 0o600); err != nil {
-		return err
+		return "", nil, nil, err
 	}
-	logFile, err := os.Create(filepath.Join(dir, "containerd.log"))
+	logFile, err := os.OpenFile(filepath.Join(dir, "containerd.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
-		return err
+		return "", nil, nil, err
 	}
-	cmd := exec.Command("containerd", "--config", configPath)
+	cmd = exec.Command("containerd", "--config", configPath)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Its own process group, so that a test interrupted by a signal does not
 	// take containerd down halfway through its cleanup.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
-		return err
+		return "", nil, nil, err
 	}
-	exited := make(chan error, 1)
+	exited = make(chan error, 1)
 	go func() { exited <- cmd.Wait(); logFile.Close() }()
-	e.containerd, e.exited = cmd, exited
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := waitForSocket(ctx, e.address, exited); err != nil {
+	if err := waitForSocket(ctx, address, exited); err != nil {
 		log, _ := os.ReadFile(filepath.Join(dir, "containerd.log"))
-		return fmt.Errorf("%w\ncontainerd log:\n%s", err, log)
+		return "", nil, nil, fmt.Errorf("%w\ncontainerd log:\n%s", err, log)
 	}
-	return nil
+	return address, cmd, exited, nil
+}
+
+// PrivateContainerd is a containerd of one test, which the test may stop
+// and start again (Stop, Start); Address is its socket.
+type PrivateContainerd struct {
+	t       testing.TB
+	dir     string
+	Address string
+	cmd     *exec.Cmd
+	exited  chan error
+}
+
+// NewPrivateContainerd starts a containerd for t alone and registers its
+// cleanup: its containers removed, the process stopped, its directory
+// unmounted and removed.
+func NewPrivateContainerd(t testing.TB) *PrivateContainerd {
+	t.Helper()
+	RequireRoot(t)
+	RequireBinary(t, "containerd", "containerd")
+	RequireBinary(t, "runc", "runc")
+	dir, err := os.MkdirTemp("", "setlet-containerd-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &PrivateContainerd{t: t, dir: dir}
+	t.Cleanup(func() {
+		if p.cmd != nil {
+			if err := removeAllContainers(p.Address); err != nil {
+				t.Errorf("removing the private containerd's containers: %v", err)
+			}
+			p.Stop()
+		}
+		unmountUnder(dir)
+		_ = os.RemoveAll(dir)
+	})
+	p.Start()
+	return p
+}
+
+// Start starts the containerd (again) and waits until it serves.
+func (p *PrivateContainerd) Start() {
+	p.t.Helper()
+	var err error
+	if p.Address, p.cmd, p.exited, err = launchContainerd(p.dir); err != nil {
+		p.t.Fatalf("starting a private containerd: %v", err)
+	}
+}
+
+// Stop stops the containerd with SIGTERM, as systemd stops it; running
+// containers keep running under their shims.
+func (p *PrivateContainerd) Stop() {
+	p.t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
+	p.cmd = nil
 }
 
 // waitForSocket waits until something accepts connections on the unix
