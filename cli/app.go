@@ -78,6 +78,7 @@ func NewApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			rolloutCommand(),
 			setCommand(),
 			imageCommand(),
+			doctorCommand(),
 			statusCommand(),
 			versionCommand(),
 		},

@@ -15,9 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/containerd/containerd"
-	"github.com/containerd/containerd/namespaces"
-	"github.com/containerd/containerd/snapshots"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
@@ -39,6 +36,9 @@ type harness struct {
 	cancel context.CancelFunc
 	done   chan error
 	log    *syncBuffer
+	// stopped says the daemon has stopped: checks read its state
+	// themselves instead of asking it.
+	stopped bool
 }
 
 // startDaemon starts a daemon for t, imports the busybox image into it and
@@ -124,6 +124,7 @@ func (h *harness) stop() {
 	case <-time.After(30 * time.Second):
 		t.Errorf("daemon did not stop")
 	}
+	h.stopped = true
 	h.checkNoLeaks()
 	if link, err := netlink.LinkByName(h.cfg.Bridge); err == nil {
 		_ = netlink.LinkDel(link)
@@ -136,45 +137,29 @@ func (h *harness) stop() {
 	}
 }
 
-// checkNoLeaks fails the test when anything of the pods is left: a
-// container or snapshot in containerd, a network namespace file or mount,
-// an IP allocation.
+// checkNoLeaks fails the test when anything of the pods is left: a pod
+// record, or whatever setlet doctor (asked of the daemon, or run on its
+// state once it has stopped) finds (a container or snapshot in
+// containerd, a network namespace file or mount, an IP allocation, even
+// one only worth a warning), an iptables rule or a containerd shim.
 func (h *harness) checkNoLeaks() {
 	t := h.t
-	c, err := containerd.New(h.cfg.Containerd)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	doctor := h.client.Doctor
+	if h.stopped {
+		doctor = func(ctx context.Context) (api.DoctorReport, error) { return daemon.Doctor(ctx, h.cfg) }
+	}
+	report, err := doctor(ctx)
 	if err != nil {
-		t.Errorf("connecting to containerd: %v", err)
-		return
+		t.Errorf("checking for leaks: %v", err)
 	}
-	defer c.Close()
-	ctx := namespaces.WithNamespace(context.Background(), h.cfg.ContainerdNamespace)
-	if ctrs, err := c.Containers(ctx); err != nil || len(ctrs) > 0 {
-		t.Errorf("containers left in containerd: %d (%v)", len(ctrs), err)
+	if report.Pods > 0 {
+		t.Errorf("pods left in the state file: %d", report.Pods)
 	}
-	var snaps []string
-	_ = c.SnapshotService(containerd.DefaultSnapshotter).Walk(ctx, func(_ context.Context, info snapshots.Info) error {
-		if info.Kind == snapshots.KindActive {
-			snaps = append(snaps, info.Name)
-		}
-		return nil
-	})
-	if len(snaps) > 0 {
-		t.Errorf("active snapshots left: %v", snaps)
-	}
-	netns := filepath.Join(h.cfg.RunDir, "netns")
-	if entries, err := os.ReadDir(netns); err == nil {
-		for _, e := range entries {
-			if !strings.HasPrefix(e.Name(), ".") {
-				t.Errorf("network namespace left: %s", e.Name())
-			}
-		}
-	}
-	if mounts, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
-		for _, line := range strings.Split(string(mounts), "\n") {
-			f := strings.Fields(line)
-			if len(f) > 4 && strings.HasPrefix(f[4], netns+"/") {
-				t.Errorf("mount left: %s", f[4])
-			}
+	for _, c := range report.Checks {
+		for _, p := range append(c.Problems, c.Warnings...) {
+			t.Errorf("left behind (%s): %s", c.Name, p)
 		}
 	}
 	for _, table := range []string{"nat", "filter"} {
@@ -192,13 +177,6 @@ func (h *harness) checkNoLeaks() {
 	if shims := shimsOf(h.cfg.ContainerdNamespace, 10*time.Second); len(shims) > 0 {
 		t.Errorf("containerd shims left for namespace %s: pids %v", h.cfg.ContainerdNamespace, shims)
 	}
-	ipam := filepath.Join(h.cfg.DataDir, "cni", "ipam")
-	_ = filepath.WalkDir(ipam, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && !strings.HasPrefix(d.Name(), "last_reserved_ip") && d.Name() != "lock" {
-			t.Errorf("IP allocation left: %s", p)
-		}
-		return nil
-	})
 }
 
 // apply applies manifest (YAML) and fails the test on any problem.

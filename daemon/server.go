@@ -53,6 +53,7 @@ func (d *Daemon) routes() http.Handler {
 	mux.HandleFunc("GET /v1/events", d.handleListEvents)
 	mux.HandleFunc("GET /v1/dns", d.handleListDNS)
 	mux.HandleFunc("GET /v1/revisions", d.handleListRevisions)
+	mux.HandleFunc("GET /v1/doctor", d.handleDoctor)
 	mux.HandleFunc("GET /v1/manifests", d.handleListManifests)
 	mux.HandleFunc("GET /v1/status", d.handleStatus)
 
