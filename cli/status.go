@@ -74,7 +74,11 @@ func runStatus(ctx context.Context, client statusClient, output string, now time
 func printStatus(w io.Writer, st api.Status, now time.Time) error {
 	ago := func(t time.Time) string { return duration.HumanDuration(now.Sub(t)) }
 	t := newTableWriter(w)
-	writeRow(t, []string{"daemon", fmt.Sprintf("setlet %s, up %s", st.Version, ago(st.Started))})
+	daemon := fmt.Sprintf("setlet %s, up %s", st.Version, ago(st.Started))
+	if st.Reconciled == nil {
+		daemon += fmt.Sprintf(", still adopting or starting %d pod(s) found at the start", st.Unreconciled)
+	}
+	writeRow(t, []string{"daemon", daemon})
 	cd := st.Containerd
 	if cd.Up {
 		writeRow(t, []string{"containerd", fmt.Sprintf("up %s, %s at %s", ago(cd.Since), orNone(cd.Version), cd.Address)})

@@ -16,8 +16,9 @@ func (f fakeStatus) Status(context.Context) (api.Status, error) { return f.st, n
 
 func TestRunStatus(t *testing.T) {
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	reconciled := now.Add(-time.Hour)
 	base := api.Status{
-		Version: "v1.0.0", Started: now.Add(-time.Hour),
+		Version: "v1.0.0", Started: now.Add(-time.Hour), Reconciled: &reconciled,
 		Containerd: api.ContainerdStatus{Address: "/run/containerd/containerd.sock", Up: true, Since: now.Add(-time.Hour), Version: "1.7.24"},
 		Network:    "setlet-setlet0", Subnet: "10.88.0.0/16", Gateway: "10.88.0.1",
 		DNS: []string{"10.88.0.1:53"}, Zone: "set.local",
@@ -27,6 +28,7 @@ func TestRunStatus(t *testing.T) {
 	down := base
 	down.Containerd.Up, down.Containerd.Since, down.Containerd.Error = false, now.Add(-2*time.Minute), "connection refused"
 	down.ManifestErrors = 1
+	down.Reconciled, down.Unreconciled = nil, 2
 	for _, tc := range []struct {
 		name string
 		st   api.Status
@@ -43,7 +45,7 @@ sets         1
 pods         3 (Pending 1, Running 2), 2 Ready
 volumes      3
 `, false},
-		{"containerd down and a refused manifest", down, `daemon       setlet v1.0.0, up 60m
+		{"containerd down and a refused manifest", down, `daemon       setlet v1.0.0, up 60m, still adopting or starting 2 pod(s) found at the start
 containerd   DOWN for 2m at /run/containerd/containerd.sock: connection refused (pods are left as they are; setlet reconnects)
 network      setlet-setlet0, pods in 10.88.0.0/16, gateway 10.88.0.1
 dns          set.local on 10.88.0.1:53

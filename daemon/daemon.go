@@ -174,6 +174,7 @@ func Run(ctx context.Context, cfg configs.DaemonConfig, log *slog.Logger, opts .
 	d.kubelet.probes = d.probes
 	d.health = newHealth(d.clock, log.With("component", "health"), d.events)
 	d.kubelet.health = d.health
+	d.kubelet.first = &firstPass{log: log}
 	d.controller = newController(store, d.clock, log.With("component", "controller"), d.events, d.hub, d.kubelet)
 	d.kubelet.sets = d.controller
 

@@ -63,6 +63,7 @@ type kubelet struct {
 	net      podNetwork
 	probes   *probeManager
 	health   *daemonHealth // containerd's state, from the event stream
+	first    *firstPass    // the pods not synced since the start
 	nodeName string
 	queue    *queue
 
@@ -109,6 +110,8 @@ func (k *kubelet) run(ctx context.Context) {
 				if err := k.syncPod(ctx, key); err != nil && ctx.Err() == nil {
 					k.log.Warn("pod sync failed; retrying", "pod", key, "err", err)
 					k.queue.addAt(key, k.clock.Now().Add(retryDelay))
+				} else {
+					k.first.synced(key, k.clock.Now())
 				}
 				k.queue.done(key)
 			}

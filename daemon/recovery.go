@@ -67,6 +67,11 @@ func (d *Daemon) recoverState(ctx context.Context) error {
 		}
 	}
 	d.log.Info("state recovered", "pods", len(pods), "containers", len(containers), "removed", removed)
+	keys := make([]string, len(pods))
+	for i, p := range pods {
+		keys[i] = key(p.Namespace, p.Name)
+	}
+	d.kubelet.first.expect(keys, d.clock.Now())
 	d.kubelet.resyncAll()
 	// A volume marked for deletion may belong to a set that is gone: its
 	// pass (releaseOrphans) finishes the deletion.

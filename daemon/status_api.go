@@ -23,6 +23,11 @@ func (d *Daemon) status(ctx context.Context) (api.Status, error) {
 		Network:    d.net.NetworkName(), Subnet: d.cfg.Subnet, Zone: d.cfg.ClusterDomain,
 		Pods: map[string]int{},
 	}
+	if at, left := d.kubelet.first.state(); !at.IsZero() {
+		st.Reconciled = &at
+	} else {
+		st.Unreconciled = left
+	}
 	if gw := d.net.Gateway(); gw != nil {
 		st.Gateway = net.IP(gw).String()
 	}

@@ -179,6 +179,10 @@ type Manifest struct {
 type Status struct {
 	Version string    `json:"version"`
 	Started time.Time `json:"started"`
+	// Reconciled is when every pod found at the start had been synced
+	// once (adopted or started); nil while Unreconciled pods are left.
+	Reconciled   *time.Time `json:"reconciled,omitempty"`
+	Unreconciled int        `json:"unreconciled,omitempty"`
 	// Containerd: whether it serves, since when, why not, its version.
 	Containerd ContainerdStatus `json:"containerd"`
 	// Network is the CNI network's name; Subnet and Gateway its pods'.
