@@ -49,6 +49,7 @@ func daemonCommand() *cli.Command {
 			&cli.DurationFlag{Name: "dns-ttl", Usage: "TTL of the DNS records", Value: def.DNSTTL.Duration},
 			&cli.StringFlag{Name: "manifest-dir", Usage: "`DIR` of manifests applied at start and on every change (none: off)", Value: def.ManifestDir},
 			&cli.StringFlag{Name: "image-dir", Usage: "`DIR` of image archives imported at start and when added (default DATA-DIR/images; none: off)"},
+			&cli.StringFlag{Name: "metrics-listen", Usage: "serve Prometheus metrics on GET /metrics at `HOST:PORT`, e.g. 127.0.0.1:9464 (default: off, nothing listens)"},
 			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", Value: "info"},
 		},
 		Action: func(c *cli.Context) error {
@@ -67,7 +68,7 @@ func daemonCommand() *cli.Command {
 						{"data-dir", &cfg.DataDir}, {"run-dir", &cfg.RunDir}, {"containerd", &cfg.Containerd},
 						{"containerd-namespace", &cfg.ContainerdNamespace}, {"bridge", &cfg.Bridge},
 						{"subnet", &cfg.Subnet}, {"cni-conf-dir", &cfg.CNIConfDir}, {"cluster-domain", &cfg.ClusterDomain},
-						{"manifest-dir", &cfg.ManifestDir}, {"image-dir", &cfg.ImageDir},
+						{"manifest-dir", &cfg.ManifestDir}, {"image-dir", &cfg.ImageDir}, {"metrics-listen", &cfg.MetricsListen},
 					} {
 						if c.IsSet(f.name) {
 							*f.dst = c.String(f.name)

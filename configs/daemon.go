@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -72,6 +73,11 @@ type DaemonConfig struct {
 	// daemon imports at start and whenever one is added or changed
 	// (--image-dir; default <DataDir>/images); "none" turns this off.
 	ImageDir string `json:"imageDir,omitempty"`
+	// MetricsListen is the HOST:PORT where the daemon serves Prometheus
+	// metrics on GET /metrics (--metrics-listen), e.g. 127.0.0.1:9464; an
+	// empty host means every address. Empty (the default): no metrics, and
+	// nothing listens.
+	MetricsListen string `json:"metricsListen,omitempty"`
 }
 
 // NoManifestDir is the ManifestDir (or ImageDir) that turns the manifest
@@ -209,10 +215,33 @@ func (c DaemonConfig) Validate() error {
 	if c.DNSTTL.Duration < time.Second || c.DNSTTL.Duration%time.Second != 0 {
 		errs = append(errs, fmt.Errorf("dnsTTL: %q must be a whole number of seconds, at least 1s", c.DNSTTL.String()))
 	}
+	if c.MetricsListen != "" && !validListenAddr(c.MetricsListen) {
+		errs = append(errs, fmt.Errorf("metricsListen: %q must be HOST:PORT such as 127.0.0.1:9464 (an IP address or host name, or empty for every address)", c.MetricsListen))
+	}
 	if ip, n, err := net.ParseCIDR(c.Subnet); err != nil || ip.To4() == nil {
 		errs = append(errs, fmt.Errorf("subnet: %q must be an IPv4 CIDR such as 10.88.0.0/16", c.Subnet))
 	} else if ones, _ := n.Mask.Size(); ones > 30 {
 		errs = append(errs, fmt.Errorf("subnet: %q leaves no room for pods: use /30 or larger", c.Subnet))
 	}
 	return errors.Join(errs...)
+}
+
+// validListenAddr reports whether addr is HOST:PORT that net.Listen
+// takes: a port number (0 picks one), and an IP address, a host name or
+// nothing (every address) before it.
+func validListenAddr(addr string) bool {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return false
+	}
+	if host == "" {
+		return true
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return true
+	}
+	return len(validation.IsDNS1123Subdomain(strings.ToLower(host))) == 0
 }

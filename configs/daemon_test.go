@@ -85,8 +85,8 @@ func TestDaemonConfig(t *testing.T) {
 
 // TestShippedDaemonConfig: the config file `make install` puts in
 // /etc/setlet loads to the defaults, and each key it shows, uncommented,
-// is a real key with the default value (the first two list examples
-// aside, whose defaults are empty).
+// is a real key with the default value, or, for the settings that are off
+// by default (dnsListen, dnsUpstreams, metricsListen), a valid example.
 func TestShippedDaemonConfig(t *testing.T) {
 	const shipped = "systemd/config.yaml"
 	def := configs.DefaultDaemonConfig()
@@ -106,13 +106,13 @@ func TestShippedDaemonConfig(t *testing.T) {
 	var keys []string
 	for _, line := range strings.Split(string(data), "\n") {
 		key, ok := strings.CutPrefix(line, "# ")
-		if !ok || !regexp.MustCompile(`^[a-zA-Z]+: `).MatchString(key) || strings.HasPrefix(key, "dnsListen") || strings.HasPrefix(key, "dnsUpstreams") {
+		if !ok || !regexp.MustCompile(`^[a-zA-Z]+: `).MatchString(key) {
 			continue
 		}
 		keys = append(keys, key)
 	}
-	if len(keys) != 13 {
-		t.Fatalf("found %d example keys in %s, want 13: %q", len(keys), shipped, keys)
+	if len(keys) != 16 {
+		t.Fatalf("found %d example keys in %s, want 16: %q", len(keys), shipped, keys)
 	}
 	p := filepath.Join(t.TempDir(), "config.yaml")
 	if err := os.WriteFile(p, []byte(strings.Join(keys, "\n")+"\n"), 0o644); err != nil {
@@ -123,7 +123,51 @@ func TestShippedDaemonConfig(t *testing.T) {
 		t.Fatalf("the shipped examples uncommented: %v", err)
 	}
 	uncommented.Complete()
-	if !reflect.DeepEqual(uncommented, def) {
-		t.Errorf("the shipped examples uncommented load to\n%+v\nnot the defaults\n%+v", uncommented, def)
+	want := def
+	want.DNSListen, want.DNSUpstreams, want.MetricsListen = []string{"127.0.0.1:1053"}, []string{"192.0.2.53"}, "127.0.0.1:9464"
+	if !reflect.DeepEqual(uncommented, want) {
+		t.Errorf("the shipped examples uncommented load to\n%+v\nnot the defaults with the examples\n%+v", uncommented, want)
+	}
+	if err := uncommented.Validate(); err != nil {
+		t.Errorf("the shipped examples uncommented: %v", err)
+	}
+}
+
+// TestMetricsListen: metricsListen is off by default and takes HOST:PORT
+// as net.Listen does, with a numeric port.
+func TestMetricsListen(t *testing.T) {
+	if def := configs.DefaultDaemonConfig(); def.MetricsListen != "" {
+		t.Fatalf("metrics are on by default, at %q", def.MetricsListen)
+	}
+	for _, tt := range []struct {
+		addr string
+		ok   bool
+	}{
+		{"", true},
+		{"127.0.0.1:9464", true},
+		{":9464", true},
+		{"[::1]:9464", true},
+		{"127.0.0.1:0", true},
+		{"localhost:9464", true},
+		{"edge-1.example.com:9464", true},
+		{"9464", false},
+		{"127.0.0.1", false},
+		{"127.0.0.1:http", false},
+		{"127.0.0.1:65536", false},
+		{"::1:9464", false},
+		{"bad_host:9464", false},
+	} {
+		t.Run(tt.addr, func(t *testing.T) {
+			c := configs.DefaultDaemonConfig()
+			c.MetricsListen = tt.addr
+			c.Complete()
+			err := c.Validate()
+			if tt.ok != (err == nil) {
+				t.Fatalf("Validate() = %v, want ok %v", err, tt.ok)
+			}
+			if err != nil && !strings.HasPrefix(err.Error(), "metricsListen: ") {
+				t.Errorf("error %q does not name the setting", err)
+			}
+		})
 	}
 }

@@ -105,6 +105,7 @@ func (d *Daemon) applyFrom(req api.ApplyRequest, m *manifestFile) (api.ApplyResp
 		}
 		d.hub.publish(change{Kind: r.Key.Kind, Namespace: r.Key.Namespace, Name: r.Key.Name})
 		if r.Key.Kind == configs.KindStatefulSet {
+			d.metrics.applied(r.Key.Namespace, r.Key.Name)
 			d.controller.enqueue(r.Key.Namespace, r.Key.Name)
 		}
 	}
@@ -272,6 +273,7 @@ func (d *Daemon) announceDeleted(dels []deleted) {
 		d.hub.publish(change{Kind: k.Kind, Namespace: k.Namespace, Name: k.Name})
 		d.controller.publishVolumes(k.Namespace, del.volumes)
 		if k.Kind == configs.KindStatefulSet {
+			d.metrics.deleted(k.Namespace, k.Name)
 			d.controller.enqueue(k.Namespace, k.Name)
 		}
 	}
@@ -298,6 +300,7 @@ func (d *Daemon) scale(ns, name string, replicas int32, force bool) error {
 		return err
 	}
 	d.hub.publish(change{Kind: configs.KindStatefulSet, Namespace: ns, Name: name})
+	d.metrics.applied(ns, name)
 	d.controller.enqueue(ns, name)
 	return nil
 }

@@ -44,6 +44,10 @@ type controller struct {
 
 	mu      sync.Mutex
 	waiting map[string]string // set key -> why its last pass stopped
+
+	// observe, when set (before run; nil: not measured), is told of every
+	// pass: the set's key, how long it took and its error.
+	observe func(k string, took time.Duration, err error)
 }
 
 func newController(store *storage.Store, c clock, log *slog.Logger, events *recorder, h *hub, pods podNotifier) *controller {
@@ -91,7 +95,12 @@ func (c *controller) run(ctx context.Context) {
 		if !ok {
 			return
 		}
-		if err := c.sync(ctx, k); err != nil && ctx.Err() == nil {
+		start := c.clock.Now()
+		err := c.sync(ctx, k)
+		if c.observe != nil {
+			c.observe(k, c.clock.Now().Sub(start), err)
+		}
+		if err != nil && ctx.Err() == nil {
 			c.log.Warn("statefulset pass failed; retrying", "set", k, "err", err)
 			c.queue.addAt(k, c.clock.Now().Add(retryDelay))
 		}

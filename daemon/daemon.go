@@ -64,6 +64,7 @@ type Daemon struct {
 	kubelet    *kubelet
 	probes     *probeManager
 	dns        *dns.Server
+	metrics    *metrics // nil without --metrics-listen
 	health     *daemonHealth
 	started    time.Time
 
@@ -177,6 +178,14 @@ func Run(ctx context.Context, cfg configs.DaemonConfig, log *slog.Logger, opts .
 	d.kubelet.first = &firstPass{log: log}
 	d.controller = newController(store, d.clock, log.With("component", "controller"), d.events, d.hub, d.kubelet)
 	d.kubelet.sets = d.controller
+
+	// Metrics only with --metrics-listen: nothing listens otherwise. The
+	// hooks are in place before recovery starts probes and passes.
+	stopMetrics, err := d.startMetrics(cfg.MetricsListen, func() bool { up, _, _ := d.health.containerdUp(); return up })
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 
 	// DNS records follow the state: the hook is in place before anything
 	// is published, and the full sync after recovery covers what was.

@@ -92,6 +92,11 @@ type probeManager struct {
 	closed      bool
 	idle        chan struct{} // closed when workers drops to 0
 	peakWorkers int           // the most workers alive at once, for tests
+
+	// observe, when set (before the first add; nil: not measured), is
+	// told of every attempt that was not canceled, from the worker that
+	// ran it, without the lock. It must be quick.
+	observe func(kind probeKind, p *corev1.Probe, out probeOutcome, took time.Duration)
 }
 
 // probeKey names a container of a pod.
@@ -414,11 +419,14 @@ func (m *probeManager) attempt(t *probeTask) {
 	ctx, cancel := context.WithCancel(m.ctx)
 	t.cancel = cancel
 	m.running++
-	spec, target := t.spec, t.c.target
+	spec, target, kind := t.spec, t.c.target, t.state.Kind
 	start := m.clock.Now()
 	m.mu.Unlock()
 
 	out := m.prober.runProbe(ctx, spec, target)
+	if m.observe != nil && ctx.Err() == nil {
+		m.observe(kind, spec, out, m.clock.Now().Sub(start))
+	}
 	cancel()
 
 	m.mu.Lock()

@@ -143,6 +143,7 @@ func (d *Daemon) rollout(ns, name string, req api.RolloutRequest) (string, error
 	}
 	if changed {
 		d.hub.publish(change{Kind: configs.KindStatefulSet, Namespace: ns, Name: name})
+		d.metrics.applied(ns, name)
 		d.controller.enqueue(ns, name)
 	}
 	return verb, nil

@@ -9,7 +9,8 @@
 // start-up) and serves it with ListenAndServe, or with Serve on listeners it
 // opened itself. Every record change publishes a new immutable snapshot of
 // the answers, with one atomic pointer store, before the call returns;
-// queries never wait for a writer. Records and PodNames tell what is served.
+// queries never wait for a writer. Records and PodNames tell what is served,
+// ResponseCounts how many answers of each response code went out.
 //
 // Names served, for zone Z (Config.Zone, "set.local") and cluster domain C
 // (Config.ClusterDomain, "cluster.local"):
@@ -44,7 +45,9 @@
 // question bytes and the packed sections, then an OPT record if the query
 // had one. A question differing only in case has the same length, so the
 // compression pointers stay valid, and answers owned by the question name
-// (pointer 0xC00C) echo it exactly as asked. That path allocates nothing.
+// (pointer 0xC00C) echo it exactly as asked. That path allocates nothing;
+// a UDP reader counts the answer by RCODE with one atomic add on counters
+// of its own, which no other CPU writes.
 // Malformed packets and forwarding take a slower path that may.
 //
 //	snapshot (atomic.Pointer, immutable)

@@ -27,32 +27,40 @@ const (
 // out has room for the response. It is safe for concurrent use and never
 // panics, whatever the input.
 func (s *Server) Handle(query []byte, from netip.Addr, tcp bool, out []byte) (resp []byte, ok bool) {
-	resp, v := s.handle(query, from, tcp, out)
+	resp, v, _ := s.handle(query, from, tcp, out)
 	return resp, v == verdictReply
 }
 
-// handle is Handle with the reason for not replying.
-func (s *Server) handle(msg []byte, from netip.Addr, tcp bool, out []byte) ([]byte, verdict) {
+// handle is Handle with the reason for not replying and, for a reply, the
+// response code to count it under (ResponseCounts): the header's, or
+// rcodeBadVers, an extended code the header shows as 0. Counting is the
+// caller's: the listeners count what they send.
+func (s *Server) handle(msg []byte, from netip.Addr, tcp bool, out []byte) ([]byte, verdict, uint8) {
 	var q question
 	switch q.parse(msg) {
 	case parseDrop:
-		return out, verdictDrop
+		return out, verdictDrop, 0
 	case parseFormErr:
-		return appendHeader(out, q.id, s.flags(q.flags, mdns.RcodeFormatError), 0, 0, 0, 0), verdictReply
+		return appendHeader(out, q.id, s.flags(q.flags, mdns.RcodeFormatError), 0, 0, 0, 0), verdictReply, mdns.RcodeFormatError
 	case parseNotImp:
-		return appendHeader(out, q.id, s.flags(q.flags, mdns.RcodeNotImplemented), 0, 0, 0, 0), verdictReply
+		return appendHeader(out, q.id, s.flags(q.flags, mdns.RcodeNotImplemented), 0, 0, 0, 0), verdictReply, mdns.RcodeNotImplemented
 	case parseUnpack:
 		if !s.unpackEDNS(msg, &q) {
-			return appendHeader(out, q.id, s.flags(q.flags, mdns.RcodeFormatError), 0, 0, 0, 0), verdictReply
+			return appendHeader(out, q.id, s.flags(q.flags, mdns.RcodeFormatError), 0, 0, 0, 0), verdictReply, mdns.RcodeFormatError
 		}
 	}
 	if q.edns && q.ednsVersion > 0 {
-		return s.write(out, msg, &q, tcp, 0, 0, 0, 0, nil, -1, s.badvers), verdictReply
+		return s.write(out, msg, &q, tcp, 0, 0, 0, 0, nil, -1, s.badvers), verdictReply, rcodeBadVers
 	}
 	if q.qclass != classIN || q.qtype == mdns.TypeAXFR || q.qtype == mdns.TypeIXFR {
-		return s.write(out, msg, &q, tcp, mdns.RcodeRefused, 0, 0, 0, nil, -1, s.opt), verdictReply
+		return s.write(out, msg, &q, tcp, mdns.RcodeRefused, 0, 0, 0, nil, -1, s.opt), verdictReply, mdns.RcodeRefused
 	}
-	return s.answer(s.snap.Load(), msg, &q, from, tcp, out)
+	n := len(out)
+	resp, v := s.answer(s.snap.Load(), msg, &q, from, tcp, out)
+	if v != verdictReply {
+		return resp, v, 0
+	}
+	return resp, v, resp[n+3] & 0x0F // NOERROR or NXDOMAIN, as answer wrote it
 }
 
 // unpackEDNS reads the EDNS0 OPT record of a query with more sections than

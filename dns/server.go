@@ -50,6 +50,10 @@ type Server struct {
 	listeners []io.Closer
 	conns     map[net.Conn]net.Listener // open TCP connections, with the listener that accepted them
 	addrs     []netip.AddrPort
+	// readerStats count the answers of each UDP reader, queries the other
+	// responses sent (TCP, forwarded), by RCODE, for ResponseCounts.
+	readerStats []*queryStats
+	queries     queryStats
 }
 
 // NewServer returns a Server serving no records yet; it listens nowhere
@@ -133,7 +137,9 @@ func (s *Server) Serve(ctx context.Context, udp *net.UDPConn, tcp net.Listener) 
 	if udp != nil {
 		mine = append(mine, udp)
 		for range min(runtime.GOMAXPROCS(0), 4) {
-			s.wg.Go(func() { s.serveUDP(udp) })
+			st := new(queryStats) // the reader's own: no cache line shared
+			s.readerStats = append(s.readerStats, st)
+			s.wg.Go(func() { s.serveUDP(udp, st) })
 		}
 	}
 	if tcp != nil {
@@ -191,12 +197,14 @@ func (s *Server) forwardUDP(conn *net.UDPConn, query []byte, addr netip.AddrPort
 	select {
 	case s.forwards <- struct{}{}:
 	default:
+		s.queries.add(mdns.RcodeServerFailure)
 		conn.WriteToUDPAddrPort(serverFailure(query), addr)
 		return
 	}
 	s.wg.Go(func() {
 		defer func() { <-s.forwards }()
 		if resp := s.forward(s.ctx, query, false); resp != nil {
+			s.queries.addResponse(resp)
 			conn.WriteToUDPAddrPort(resp, addr)
 		}
 	})
@@ -269,8 +277,10 @@ func (s *Server) serveConn(c net.Conn) {
 			return
 		}
 		query := bufs.in[:n]
-		resp, v := s.handle(query, from, true, bufs.out[:2])
+		resp, v, rcode := s.handle(query, from, true, bufs.out[:2])
 		switch v {
+		case verdictReply:
+			s.queries.add(rcode)
 		case verdictDrop:
 			return
 		case verdictForward:
@@ -294,6 +304,7 @@ func (s *Server) forwardTCP(query, out []byte) []byte {
 	select {
 	case s.forwards <- struct{}{}:
 	default:
+		s.queries.add(mdns.RcodeServerFailure)
 		return append(out, serverFailure(query)...)
 	}
 	defer func() { <-s.forwards }()
@@ -301,5 +312,6 @@ func (s *Server) forwardTCP(query, out []byte) []byte {
 	if resp == nil {
 		return nil
 	}
+	s.queries.addResponse(resp)
 	return append(out, resp...)
 }

@@ -67,8 +67,9 @@ func (r *udpReader) from() (netip.AddrPort, bool) {
 }
 
 // serveUDP is one reader of a UDP socket. It answers from the snapshot in
-// place, with buffers of its own, and hands forwarding to a goroutine.
-func (s *Server) serveUDP(conn *net.UDPConn) {
+// place, with buffers of its own, counts its answers in st, and hands
+// forwarding to a goroutine.
+func (s *Server) serveUDP(conn *net.UDPConn, st *queryStats) {
 	rc, err := conn.SyscallConn()
 	if err != nil {
 		return
@@ -87,9 +88,10 @@ func (s *Server) serveUDP(conn *net.UDPConn) {
 			continue
 		}
 		query := r.buf[:r.n]
-		resp, v := s.handle(query, addr.Addr(), false, out[:0])
+		resp, v, rcode := s.handle(query, addr.Addr(), false, out[:0])
 		switch v {
 		case verdictReply:
+			st.add(rcode)
 			r.resp = resp
 			if err := rc.Write(r.send); err != nil {
 				return
