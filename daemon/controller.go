@@ -70,7 +70,10 @@ func splitKey(k string) (ns, name string) {
 // enqueue asks for a pass over set ns/name.
 func (c *controller) enqueue(ns, name string) { c.queue.add(key(ns, name)) }
 
-// enqueueAll asks for a pass over every stored set.
+// enqueueAll asks for a pass over every stored set, and over every deleted
+// set that stored pods still belong to: the deletion of a set commits
+// before the pass that removes its pods, which a crash in between leaves
+// to the next start.
 func (c *controller) enqueueAll() error {
 	sets, err := c.store.StatefulSets()
 	if err != nil {
@@ -78,6 +81,15 @@ func (c *controller) enqueueAll() error {
 	}
 	for _, s := range sets {
 		c.enqueue(s.Namespace, s.Name)
+	}
+	pods, err := c.store.AllPods()
+	if err != nil {
+		return err
+	}
+	for _, p := range pods {
+		if set := controllerOf(p); set != "" {
+			c.enqueue(p.Namespace, set)
+		}
 	}
 	return nil
 }

@@ -1,0 +1,84 @@
+package daemon_test
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/setlet/setlet/configs"
+	"github.com/setlet/setlet/daemon"
+	"github.com/setlet/setlet/storage"
+)
+
+// Regression tests for what the fault-injection harness
+// (e2e/faults_test.go) found: a daemon killed between two steps of a
+// change leaves the state file as edit leaves it here, and the next start
+// must finish the change.
+
+// restartWith stops the daemon (which leaves the containers running, as a
+// kill does), lets edit change the state file as a daemon killed between
+// two steps would have left it, and starts the daemon again on the same
+// configuration.
+func (h *harness) restartWith(edit func(*storage.Store) error) {
+	t := h.t
+	t.Helper()
+	h.cancel()
+	select {
+	case err := <-h.done:
+		if err != nil {
+			t.Fatalf("daemon stopped with %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("daemon did not stop")
+	}
+	store, err := storage.Open(filepath.Join(h.cfg.DataDir, "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = edit(store)
+	if cerr := store.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatalf("editing the state file: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	ready := make(chan struct{})
+	logger := slog.New(slog.NewTextHandler(h.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	go func() { h.done <- daemon.Run(ctx, h.cfg, logger, daemon.WithReady(func() { close(ready) })) }()
+	select {
+	case <-ready:
+	case err := <-h.done:
+		t.Fatalf("daemon did not start again: %v\n%s", err, h.log.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("daemon not ready again after 30s\n%s", h.log.String())
+	}
+}
+
+// TestSetDeletedBeforeACrash: a set whose deletion the state file holds,
+// but whose pods the daemon had not yet begun to remove when it was
+// killed (`setlet delete set` commits the deletion, then asks for the pass
+// that removes the pods), loses its pods and revisions at the next start,
+// and keeps its volumes (whenDeleted Retain).
+func TestSetDeletedBeforeACrash(t *testing.T) {
+	t.Parallel()
+	h := startDaemon(t)
+	h.apply(webSet("web", 2, ""))
+	h.waitPods(timeout(t, 60*time.Second), "default", allReady(names("web", 2)...))
+	h.restartWith(func(store *storage.Store) error {
+		return store.DeleteObject(storage.ObjectKey{Kind: configs.KindStatefulSet, Namespace: "default", Name: "web"})
+	})
+	h.waitPods(timeout(t, 60*time.Second), "default", func(pods map[string]*corev1.Pod) bool { return len(pods) == 0 })
+	ctx := context.Background()
+	if revs, err := h.client.AllRevisions(ctx, ""); err != nil || len(revs) != 0 {
+		t.Errorf("revisions after the deleted set's pods went: %d (%v), want none", len(revs), err)
+	}
+	if vols, err := h.client.Volumes(ctx, "default"); err != nil || len(vols) != 2 {
+		t.Errorf("volumes after the deleted set's pods went: %d (%v), want both kept", len(vols), err)
+	}
+}
