@@ -43,6 +43,7 @@ type env struct {
 	image      string // path of the busybox image archive
 	imageErr   error
 	reserved   map[string]bool // network names FreeNetwork handed out
+	netLocks   []*os.File      // their lock files, locked until the binary exits
 }
 
 // shared is the one env of this test binary. Test binaries are processes
@@ -261,6 +262,9 @@ func (e *env) stop() {
 	if e.image != "" {
 		_ = os.RemoveAll(filepath.Dir(e.image))
 	}
+	for _, f := range e.netLocks {
+		f.Close()
+	}
 }
 
 // unmountUnder lazily unmounts every mount point below dir, deepest first.
@@ -345,7 +349,11 @@ func removeAllContainers(address string) error {
 // network interface named prefix+n exists and no iptables rule names the
 // CNI network "setlet-"+prefix+n: a bridge and subnet number no earlier
 // test run left anything on, so that a leftover is never blamed on the test
-// that happens to reuse its number. It is safe for parallel tests.
+// that happens to reuse its number. It is safe for parallel tests, and for
+// test binaries running at once: each reservation also holds a lock file
+// (lockNetwork), so another binary never takes a number whose bridge does
+// not exist yet, or no longer does (a test that simulates a reboot deletes
+// it).
 func FreeNetwork(t testing.TB, prefix string, start, limit int) int {
 	t.Helper()
 	rules := ""
@@ -372,9 +380,43 @@ func FreeNetwork(t testing.TB, prefix string, start, limit int) int {
 		if strings.Contains(rules, `"setlet-`+name+`\"`) {
 			continue
 		}
+		lock, err := lockNetwork(name)
+		if err != nil {
+			t.Fatalf("reserving test network %s: %v", name, err)
+		}
+		if lock == nil {
+			continue // another test binary holds it
+		}
 		shared.reserved[name] = true
+		shared.netLocks = append(shared.netLocks, lock)
 		return n
 	}
 	t.Fatalf("no free test network %s%d..%s%d: earlier runs left them all behind", prefix, start, prefix, limit-1)
 	return 0
+}
+
+// networkLockDir holds a lock file per test network name, shared by every
+// test binary on the host.
+var networkLockDir = filepath.Join(os.TempDir(), "setlet-testenv-networks")
+
+// lockNetwork takes the exclusive lock of network name without waiting: it
+// returns the locked file, to keep open while the network is in use, or
+// nil when another open file (another test binary) holds the lock. The
+// kernel drops the lock when the process exits, however it exits.
+func lockNetwork(name string) (*os.File, error) {
+	if err := os.MkdirAll(networkLockDir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(networkLockDir, name+".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("locking %s: %w", f.Name(), err)
+	}
+	return f, nil
 }
