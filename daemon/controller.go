@@ -71,9 +71,9 @@ func splitKey(k string) (ns, name string) {
 func (c *controller) enqueue(ns, name string) { c.queue.add(key(ns, name)) }
 
 // enqueueAll asks for a pass over every stored set, and over every deleted
-// set that stored pods still belong to: the deletion of a set commits
-// before the pass that removes its pods, which a crash in between leaves
-// to the next start.
+// set that stored pods, revisions or volumes marked for deletion still
+// belong to: the deletion of a set commits before the pass that removes
+// them, which a crash in between leaves to the next start.
 func (c *controller) enqueueAll() error {
 	sets, err := c.store.StatefulSets()
 	if err != nil {
@@ -89,6 +89,22 @@ func (c *controller) enqueueAll() error {
 	for _, p := range pods {
 		if set := controllerOf(p); set != "" {
 			c.enqueue(p.Namespace, set)
+		}
+	}
+	withRevisions, err := c.store.RevisionSets()
+	if err != nil {
+		return err
+	}
+	for _, k := range withRevisions {
+		c.queue.add(k)
+	}
+	vols, err := c.store.Volumes()
+	if err != nil {
+		return err
+	}
+	for _, v := range vols {
+		if v.Deleting != nil {
+			c.enqueue(v.Namespace, v.Set)
 		}
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/setlet/setlet/configs"
 	"github.com/setlet/setlet/daemon"
@@ -80,5 +81,40 @@ func TestSetDeletedBeforeACrash(t *testing.T) {
 	}
 	if vols, err := h.client.Volumes(ctx, "default"); err != nil || len(vols) != 2 {
 		t.Errorf("volumes after the deleted set's pods went: %d (%v), want both kept", len(vols), err)
+	}
+}
+
+// TestEmptySetDeletedBeforeACrash: a set scaled to zero whose deletion the
+// state file holds, but whose revisions the daemon had not yet removed when
+// it was killed, loses its revisions at the next start, though no pod
+// belongs to it any more.
+func TestEmptySetDeletedBeforeACrash(t *testing.T) {
+	t.Parallel()
+	h := startDaemon(t)
+	h.apply(webSet("web", 1, ""))
+	h.waitPods(timeout(t, 60*time.Second), "default", allReady("web-0"))
+	if err := h.client.Scale(context.Background(), "default", "web", 0, false); err != nil {
+		t.Fatal(err)
+	}
+	h.waitPods(timeout(t, 60*time.Second), "default", func(pods map[string]*corev1.Pod) bool { return len(pods) == 0 })
+	h.restartWith(func(store *storage.Store) error {
+		return store.DeleteObject(storage.ObjectKey{Kind: configs.KindStatefulSet, Namespace: "default", Name: "web"})
+	})
+	// The controller works its queue in order, and the start queued the
+	// deleted set before this apply: once the new set has a pod, the
+	// deleted set's pass has run.
+	h.apply(webSet("after", 1, ""))
+	h.waitPods(timeout(t, 60*time.Second), "default", func(pods map[string]*corev1.Pod) bool { return pods["after-0"] != nil })
+	revs, err := h.client.AllRevisions(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range revs {
+		if metav1.GetControllerOf(&r).Name != "after" {
+			t.Errorf("revision %s of the deleted set web is still stored", r.Name)
+		}
+	}
+	if len(revs) != 1 {
+		t.Errorf("revisions: %d, want the one of set after", len(revs))
 	}
 }

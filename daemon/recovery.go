@@ -73,17 +73,6 @@ func (d *Daemon) recoverState(ctx context.Context) error {
 	}
 	d.kubelet.first.expect(keys, d.clock.Now())
 	d.kubelet.resyncAll()
-	// A volume marked for deletion may belong to a set that is gone: its
-	// pass (releaseOrphans) finishes the deletion.
-	vols, err := d.store.Volumes()
-	if err != nil {
-		return err
-	}
-	for _, v := range vols {
-		if v.Deleting != nil {
-			d.controller.enqueue(v.Namespace, v.Set)
-		}
-	}
 	return d.controller.enqueueAll()
 }
 

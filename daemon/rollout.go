@@ -38,22 +38,21 @@ func (d *Daemon) revisions(ns, name string) ([]appsv1.ControllerRevision, error)
 }
 
 // allRevisions returns the ControllerRevisions of every set of namespace
-// ns ("" for all), by set, oldest revision number first.
+// ns ("" for all), by set, oldest revision number first: those of a
+// deleted set too, until its pass removes them.
 func (d *Daemon) allRevisions(ns string) ([]appsv1.ControllerRevision, error) {
 	out := []appsv1.ControllerRevision{}
 	err := d.store.View(func(tx *storage.Tx) error {
-		sets, err := tx.StatefulSets()
+		sets, err := tx.RevisionSets()
 		if err != nil {
 			return err
 		}
-		sort.Slice(sets, func(i, j int) bool {
-			return key(sets[i].Namespace, sets[i].Name) < key(sets[j].Namespace, sets[j].Name)
-		})
-		for _, set := range sets {
-			if ns != "" && set.Namespace != ns {
+		for _, k := range sets {
+			setNS, name := splitKey(k)
+			if ns != "" && setNS != ns {
 				continue
 			}
-			revs, err := tx.Revisions(set.Namespace, set.Name)
+			revs, err := tx.Revisions(setNS, name)
 			if err != nil {
 				return err
 			}

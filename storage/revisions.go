@@ -137,6 +137,24 @@ func (tx *Tx) Revisions(ns, set string) ([]*appsv1.ControllerRevision, error) {
 	return revs, nil
 }
 
+// RevisionSets returns the keys ("namespace/name") of the StatefulSets
+// that have stored revisions, whether the sets still exist or not, sorted.
+func (tx *Tx) RevisionSets() ([]string, error) {
+	root, err := tx.bucket(bucketRevisions)
+	if err != nil || root == nil {
+		return nil, err
+	}
+	var keys []string
+	err = root.ForEachBucket(func(ns []byte) error {
+		return root.Bucket(ns).ForEachBucket(func(set []byte) error {
+			keys = append(keys, string(ns)+"/"+string(set))
+			return nil
+		})
+	})
+	sort.Strings(keys)
+	return keys, err
+}
+
 // SortRevisions sorts revs in place by revision number, then
 // creationTimestamp, then name, as Kubernetes' SortControllerRevisions.
 func SortRevisions(revs []*appsv1.ControllerRevision) {
@@ -224,6 +242,12 @@ func (s *Store) Revision(ns, name string) (rev *appsv1.ControllerRevision, err e
 func (s *Store) Revisions(ns, set string) (revs []*appsv1.ControllerRevision, err error) {
 	err = s.View(func(tx *Tx) error { revs, err = tx.Revisions(ns, set); return err })
 	return revs, err
+}
+
+// RevisionSets is Tx.RevisionSets in its own View.
+func (s *Store) RevisionSets() (keys []string, err error) {
+	err = s.View(func(tx *Tx) error { keys, err = tx.RevisionSets(); return err })
+	return keys, err
 }
 
 // SetRevisionNumber is Tx.SetRevisionNumber in its own Update.
