@@ -55,7 +55,8 @@ type env struct {
 	containerd string
 	environ    []string // added to the daemon's environment
 	daemon     *exec.Cmd
-	exited     chan error
+	exited     chan struct{} // closed when the daemon has exited
+	exitErr    error         // then, how (cmd.Wait's error)
 	client     *api.Client
 }
 
@@ -92,8 +93,8 @@ func (e *env) start() {
 			return
 		}
 		select {
-		case err := <-e.exited:
-			e.t.Fatalf("daemon exited: %v\n%s", err, e.log())
+		case <-e.exited:
+			e.t.Fatalf("daemon exited: %v\n%s", e.exitErr, e.log())
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -122,8 +123,13 @@ func (e *env) launch() {
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)
 	}
-	e.daemon, e.exited = cmd, make(chan error, 1)
-	go func() { e.exited <- cmd.Wait(); logf.Close() }()
+	exited := make(chan struct{})
+	e.daemon, e.exited = cmd, exited
+	go func() {
+		e.exitErr = cmd.Wait()
+		logf.Close()
+		close(exited)
+	}()
 }
 
 func (e *env) log() string {
@@ -147,7 +153,9 @@ func (e *env) cleanup() {
 		for _, s := range sets {
 			_ = e.client.DeleteStatefulSet(ctx, s.Namespace, s.Name, true)
 		}
-		e.waitPods(ctx, func(p []corev1.Pod) bool { return len(p) == 0 })
+		if err := e.awaitPods(ctx, func(p []corev1.Pod) bool { return len(p) == 0 }); err != nil {
+			e.t.Errorf("cleanup: %v", err)
+		}
 	}
 	_ = e.daemon.Process.Signal(syscall.SIGTERM)
 	select {
@@ -195,12 +203,20 @@ func (e *env) mustRun(args ...string) string {
 // the pods of namespace default.
 func (e *env) waitPods(ctx context.Context, cond func([]corev1.Pod) bool) {
 	e.t.Helper()
+	if err := e.awaitPods(ctx, cond); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// awaitPods is waitPods returning its failure, for cleanup, which must go
+// on to stop the daemon.
+func (e *env) awaitPods(ctx context.Context, cond func([]corev1.Pod) bool) error {
 	list, err := e.client.Pods(ctx, "default")
 	if err != nil {
-		e.t.Fatalf("listing pods: %v", err)
+		return fmt.Errorf("listing pods: %w", err)
 	}
 	if cond(list) {
-		return
+		return nil
 	}
 	pods := map[string]corev1.Pod{}
 	for _, p := range list {
@@ -227,8 +243,9 @@ func (e *env) waitPods(ctx context.Context, cond func([]corev1.Pod) bool) {
 		return nil
 	})
 	if err != done {
-		e.t.Fatalf("waiting for pods: %v (%d pods)", err, len(pods))
+		return fmt.Errorf("waiting for pods: %v (%d pods)", err, len(pods))
 	}
+	return nil
 }
 
 // readyPods says n pods exist and all are Running and Ready.

@@ -487,10 +487,10 @@ func (f *faults) kill() {
 	f.t.Helper()
 	e := f.e
 	_ = e.daemon.Process.Signal(syscall.SIGKILL)
-	err := <-e.exited
+	<-e.exited
+	err := e.exitErr
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-		e.exited <- err // for the env's cleanup
 		f.fail("daemon", fmt.Sprintf("the daemon exited by itself before the kill: %v", err))
 	}
 }

@@ -70,7 +70,8 @@ func TestSystemdNotify(t *testing.T) {
 		t.Fatal(err)
 	}
 	next("STOPPING=1")
-	if err := <-e.exited; err != nil {
+	<-e.exited
+	if err := e.exitErr; err != nil {
 		t.Errorf("the daemon exited with %v after SIGTERM", err)
 	}
 	e.start() // for the cleanup, which stops it again
