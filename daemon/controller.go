@@ -260,7 +260,9 @@ func (c *controller) execute(ctx context.Context, set *appsv1.StatefulSet, revs 
 
 // createPod creates the volumes of the new pod's ordinal, then its record
 // (phase Pending): a pod never exists without its volumes. The kubelet side
-// then gives it a network and containers.
+// then gives it a network and containers. A record that exists but is not
+// created (held since a host restart, see reboot.go) is released instead:
+// it becomes Pending, keeping its UID and statuses.
 func (c *controller) createPod(set *appsv1.StatefulSet, revs RevisionPlan, a Action) error {
 	rev := revs.Update
 	if revs.Current != nil && revs.Current.Name == a.Revision {
@@ -295,10 +297,16 @@ func (c *controller) createPod(set *appsv1.StatefulSet, revs RevisionPlan, a Act
 			Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(c.clock.Now()),
 		}},
 	}
-	created := false
+	created, released := false, false
 	err = c.store.Update(func(tx *storage.Tx) error {
-		if _, err := tx.Pod(pod.Namespace, pod.Name); err == nil {
-			return nil // made by an earlier pass: nothing to do
+		if cur, err := tx.Pod(pod.Namespace, pod.Name); err == nil {
+			if !isHeld(cur) {
+				return nil // made by an earlier pass: nothing to do
+			}
+			// Put back to not created after a host restart: this is
+			// its turn to start again (reboot.go).
+			released = true
+			return tx.PutPod(releasePod(cur))
 		} else if !errdefs.IsNotFound(err) {
 			return err
 		}
@@ -318,6 +326,8 @@ func (c *controller) createPod(set *appsv1.StatefulSet, revs RevisionPlan, a Act
 	if created {
 		c.events.event(configs.KindStatefulSet, set.Namespace, set.Name, eventTypeNormal, reasonSuccessfulCreate,
 			"create Pod %s in StatefulSet %s successful", pod.Name, set.Name)
+	}
+	if created || released {
 		c.hub.publish(change{Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name})
 	}
 	c.pods.podChanged(key(pod.Namespace, pod.Name))

@@ -134,6 +134,15 @@ func pending(pod *corev1.Pod) {
 	pod.Status.Conditions = nil
 }
 
+// held is a pod the daemon put back to not created after a host restart:
+// no phase, its containers' statuses kept.
+func held(pod *corev1.Pod) {
+	pod.Status.Phase = ""
+	pod.Status.Reason = "HostRestarted"
+	pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionFalse}}
+	pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "web", RestartCount: 1}}
+}
+
 func notReady(pod *corev1.Pod) {
 	pod.Status.Phase = corev1.PodRunning
 	pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionFalse}}

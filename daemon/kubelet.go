@@ -68,9 +68,10 @@ type kubelet struct {
 	queue    *queue
 
 	mu       sync.Mutex
-	owners   map[string]string // container ID -> pod key, for task events
-	adopted  map[string]bool   // container IDs attached and probed by this process
-	liveness map[string]string // container ID -> the kind of probe (liveness, startup) whose failure asks for a restart
+	owners   map[string]string       // container ID -> pod key, for task events
+	adopted  map[string]bool         // container IDs attached and probed by this process
+	liveness map[string]string       // container ID -> the kind of probe (liveness, startup) whose failure asks for a restart
+	lostNets map[string]*lostNetwork // by pod UID: attachments left from before the host restarted (reboot.go)
 }
 
 func newKubelet(cfg kubeletConfig, store *storage.Store, c clock, log *slog.Logger, events *recorder, h *hub,
@@ -82,6 +83,7 @@ func newKubelet(cfg kubeletConfig, store *storage.Store, c clock, log *slog.Logg
 		owners:   map[string]string{},
 		adopted:  map[string]bool{},
 		liveness: map[string]string{},
+		lostNets: map[string]*lostNetwork{},
 	}
 	k.nodeName, _ = os.Hostname()
 	return k
@@ -90,7 +92,9 @@ func newKubelet(cfg kubeletConfig, store *storage.Store, c clock, log *slog.Logg
 // podChanged asks for a sync of pod key.
 func (k *kubelet) podChanged(key string) { k.queue.add(key) }
 
-// run works the pod queue with cfg.Workers workers until ctx ends.
+// run works the pod queue with cfg.Workers workers until ctx ends, and
+// releases in the background what recovery found left of the pods'
+// networks from before the host restarted.
 func (k *kubelet) run(ctx context.Context) {
 	go func() {
 		<-ctx.Done()
@@ -98,6 +102,11 @@ func (k *kubelet) run(ctx context.Context) {
 	}()
 	workers := max(k.cfg.Workers, 1)
 	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		k.releaseLostNetworks(ctx)
+	}()
 	for range workers {
 		wg.Add(1)
 		go func() {
@@ -238,6 +247,11 @@ func (k *kubelet) syncPod(ctx context.Context, podKey string) error {
 	}
 	if pod.DeletionTimestamp != nil {
 		return k.terminate(ctx, pod)
+	}
+	if isHeld(pod) {
+		// Its sandbox was lost with the host: it waits for the controller
+		// to start it again in its turn (reboot.go).
+		return nil
 	}
 	if pod.Status.Phase == corev1.PodFailed || pod.Status.Phase == corev1.PodSucceeded {
 		return nil // the controller deletes and recreates it

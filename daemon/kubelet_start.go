@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/setlet/setlet/network"
 	"github.com/setlet/setlet/runtime"
 )
 
@@ -50,12 +51,16 @@ func (k *kubelet) ensureRunning(ctx context.Context, pod *corev1.Pod) error {
 
 // ensureNetwork gives the pod its network namespace and IP, once: the IP is
 // recorded before any container is created. A recorded IP whose namespace
-// is gone (the host rebooted) is released and a new one set up.
+// is gone (the host rebooted) is released and a new one set up, and so is
+// the attachment recovery found left from before the host restarted.
 func (k *kubelet) ensureNetwork(ctx context.Context, pod *corev1.Pod, status *corev1.PodStatus) error {
+	if err := k.releaseLostNetwork(ctx, pod); err != nil {
+		return err
+	}
 	a := attachment(pod)
 	if status.PodIP != "" {
-		if _, err := os.Stat(k.netnsPath(pod)); err == nil {
-			return nil
+		if live, err := network.IsNetns(k.netnsPath(pod)); err != nil || live {
+			return err
 		}
 		if err := k.net.Teardown(ctx, a); err != nil {
 			return fmt.Errorf("releasing the network of the previous boot: %w", err)
@@ -282,10 +287,12 @@ func (k *kubelet) persistContainerStatus(pod *corev1.Pod, cs *corev1.ContainerSt
 	return k.writeStatus(pod, status)
 }
 
-// backoffLeft returns how long the restart of cs must still wait.
+// backoffLeft returns how long the restart of cs must still wait. A run
+// the host's restart ended is no crash: its restart waits for nothing, as
+// the kubelet's back-off does not outlive a reboot.
 func (k *kubelet) backoffLeft(cs *corev1.ContainerStatus) time.Duration {
 	t := cs.LastTerminationState.Terminated
-	if t == nil || cs.RestartCount == 0 {
+	if t == nil || cs.RestartCount == 0 || t.Reason == reasonLostRun {
 		return 0
 	}
 	delay, _ := restartDelay(restartBackoff{}, cs.RestartCount, t.StartedAt.Time, t.FinishedAt.Time)

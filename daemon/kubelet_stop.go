@@ -68,6 +68,9 @@ func (k *kubelet) terminate(ctx context.Context, pod *corev1.Pod) error {
 	if err := k.net.Teardown(ctx, attachment(pod)); err != nil {
 		return fmt.Errorf("tearing down the network of %s: %w", pod.Name, err)
 	}
+	k.mu.Lock()
+	delete(k.lostNets, string(pod.UID)) // released with the rest
+	k.mu.Unlock()
 	for _, dir := range []string{k.podRunDir(pod), k.podDataDir(pod), filepath.Join(k.cfg.DataDir, "logs", pod.Name)} {
 		if err := os.RemoveAll(dir); err != nil {
 			return err

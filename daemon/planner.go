@@ -118,7 +118,9 @@ type PlanResult struct {
 //   - Ordinals outside the range are condemned and deleted, highest first.
 //     With OrderedReady only once every replica is healthy, one at a time,
 //     each after the previous one is gone, and not while another pod is
-//     unhealthy (the first unhealthy pod itself may go).
+//     unhealthy (the first unhealthy pod itself may go, and so may a pod
+//     that is not created: it runs nothing, and no pass would ever start
+//     it. The daemon holds a pod so after a host restart, see reboot.go).
 //   - Scaling takes precedence over updates. OnDelete stops there.
 //     RollingUpdate then deletes pods that are not at the update revision,
 //     highest ordinal first, never below start+partition, so that at most
@@ -378,7 +380,7 @@ func (p *pass) processCondemned(replicas, condemned []*corev1.Pod) bool {
 			}
 			continue
 		}
-		if p.monotonic && pod != first {
+		if p.monotonic && pod != first && isCreated(pod) {
 			blocker := pod.Name
 			if first != nil {
 				blocker = first.Name

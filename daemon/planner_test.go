@@ -120,6 +120,24 @@ func TestPlanOrderedReady(t *testing.T) {
 			want: []string{"CreatePod web-0@web-old"},
 		},
 		{
+			name: "OrderedReady/after a host restart starts the held pods again from ordinal 0",
+			set:  newSet(3),
+			pods: []*corev1.Pod{p(0, revOld, held), p(1, revOld, held), p(2, revOld, held)},
+			want: []string{"CreatePod web-0@web-old"},
+		},
+		{
+			name: "OrderedReady/after a host restart waits for a started pod to be Ready before the next held one",
+			set:  newSet(3),
+			pods: []*corev1.Pod{p(0, revOld, notReady), p(1, revOld, held), p(2, revOld, held)},
+			wait: "waiting for web-0 to be Running and Ready",
+		},
+		{
+			name: "OrderedReady/after a host restart starts the next held pod once the one before is Ready",
+			set:  newSet(3),
+			pods: []*corev1.Pod{p(0, revOld), p(1, revOld, held), p(2, revOld, held)},
+			want: []string{"CreatePod web-1@web-old"},
+		},
+		{
 			name: "OrderedReady/does nothing when every replica is healthy",
 			set:  newSet(3),
 			pods: pods(base, 3, revOld),
@@ -145,6 +163,12 @@ func TestPlanParallel(t *testing.T) {
 			set:  newSet(3, parallel),
 			pods: []*corev1.Pod{p(0, revOld, terminating)},
 			want: []string{"CreatePod web-1@web-old", "CreatePod web-2@web-old"},
+		},
+		{
+			name: "Parallel/after a host restart starts every held pod again in one pass",
+			set:  newSet(3, parallel),
+			pods: []*corev1.Pod{p(0, revOld, held), p(1, revOld, held), p(2, revOld, held)},
+			want: []string{"CreatePod web-0@web-old", "CreatePod web-1@web-old", "CreatePod web-2@web-old"},
 		},
 	})
 }
@@ -291,6 +315,18 @@ func TestPlanScaleDown(t *testing.T) {
 			now:  t0.Add(10 * time.Second),
 			pods: []*corev1.Pod{p(0, revOld, readySince(t0.Add(-time.Hour))), p(1, revOld), p(2, revOld)},
 			wait: "waiting for web-1 to be available before scaling down",
+		},
+		{
+			name: "ScaleDown/OrderedReady deletes a held condemned pod without waiting for a lower one",
+			set:  newSet(1),
+			pods: []*corev1.Pod{p(0, revOld), p(1, revOld, held), p(2, revOld, held)},
+			want: []string{"DeletePod web-2"},
+		},
+		{
+			name: "ScaleDown/OrderedReady still waits for a held replica before scaling down",
+			set:  newSet(2),
+			pods: []*corev1.Pod{p(0, revOld), p(1, revOld, held), p(2, revOld, held)},
+			want: []string{"CreatePod web-1@web-old"},
 		},
 		{
 			name: "ScaleDown/Parallel deletes every condemned pod in one pass, highest first",

@@ -10,14 +10,24 @@ import (
 )
 
 // recoverState rebuilds the daemon's view at start from the state file and
-// containerd, before any loop runs: containers of pods that no longer
-// exist (or of a previous incarnation, or a stale attempt that is not
-// running) are removed, network namespaces and CNI attachments no pod owns
-// are torn down, and then every pod and every set is enqueued. Running
-// containers of known pods are left alone; the kubelet adopts them.
+// containerd, before any loop runs: pods whose sandbox the host's restart
+// took are put back to not created, for the controller to start again in
+// ordinal order (reboot.go); containers of pods that no longer exist (or
+// of a previous incarnation, or a stale attempt that is not running) are
+// removed, network namespaces and CNI attachments no pod owns are torn
+// down, those of the pods put back are left for the kubelet to release,
+// and then every pod and every set is enqueued. Running containers of
+// known pods are left alone; the kubelet adopts them.
 func (d *Daemon) recoverState(ctx context.Context) error {
 	pods, err := d.store.AllPods()
 	if err != nil {
+		return err
+	}
+	containers, err := d.rt.Containers(ctx)
+	if err != nil {
+		return err
+	}
+	if pods, err = d.holdLostPods(pods, containers); err != nil {
 		return err
 	}
 	byUID := map[string]*corev1.Pod{}
@@ -25,10 +35,6 @@ func (d *Daemon) recoverState(ctx context.Context) error {
 	for _, p := range pods {
 		byUID[string(p.UID)] = p
 		byName[p.Name] = p
-	}
-	containers, err := d.rt.Containers(ctx)
-	if err != nil {
-		return err
 	}
 	removed := 0
 	for _, st := range containers {
@@ -59,7 +65,10 @@ func (d *Daemon) recoverState(ctx context.Context) error {
 		return err
 	}
 	for _, id := range ids {
-		if _, ok := byUID[id]; ok {
+		if pod, ok := byUID[id]; ok {
+			if isHeld(pod) {
+				d.kubelet.markLostNetwork(attachment(pod))
+			}
 			continue
 		}
 		if err := d.net.Teardown(ctx, network.Attachment{ID: id}); err != nil {

@@ -48,6 +48,13 @@ import (
 //   - BenchmarkRawRollingUpdate10: the raw baseline, ten raw pods replaced
 //     highest ordinal first, each stopped (SIGTERM, task, container,
 //     snapshot, CNI DEL, netns) and started again as the raw start does.
+//
+// And of the edge-host issue:
+//
+//   - BenchmarkRebootRecovery10: a simulated host reboot (env.reboot) of a
+//     10-replica OrderedReady set, timed from the start of `setlet daemon`
+//     until 10/10 are Ready again; its target is set against
+//     BenchmarkOrderedStart10.
 
 const benchReplicas = 10
 
@@ -110,6 +117,37 @@ func BenchmarkOrderedStart10(b *testing.B) {
 		}
 		e.waitPods(benchDeadline(b), func(p []corev1.Pod) bool { return len(p) == 0 })
 		b.StartTimer()
+	}
+}
+
+// BenchmarkRebootRecovery10 times, for a 10-replica OrderedReady set whose
+// pods are Ready when busybox httpd answers, the recovery from a simulated
+// host reboot (env.reboot, not timed): from the start of `setlet daemon`
+// until the 10 pods are Ready again, each with a container of this boot.
+// The daemon starts them in ordinal order, each once the one before is
+// Ready, as it starts a new set.
+func BenchmarkRebootRecovery10(b *testing.B) {
+	e := newEnv(b)
+	manifest := benchSet("boot", benchReplicas, "OrderedReady", httpdCommand)
+	if _, err := e.client.Apply(context.Background(), api.ApplyRequest{Sources: []api.Source{{Name: "boot.yaml", Data: []byte(manifest)}}}); err != nil {
+		b.Fatal(err)
+	}
+	e.waitPods(benchDeadline(b), readyPods(benchReplicas))
+	var boots int32
+	for b.Loop() {
+		b.StopTimer()
+		e.reboot()
+		boots++
+		b.StartTimer()
+		e.start()
+		e.waitPods(benchDeadline(b), func(pods []corev1.Pod) bool {
+			for _, p := range pods {
+				if !thisBoot(p, boots) {
+					return false
+				}
+			}
+			return readyPods(benchReplicas)(pods)
+		})
 	}
 }
 

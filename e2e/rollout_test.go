@@ -22,7 +22,8 @@ import (
 // volume at /www and are Ready when busybox httpd answers on /. A pod that
 // starts with /www/hold in its volume serves nothing, so it stays not
 // Ready until the test releases it (release): the rollout then waits at a
-// known point whatever the machine's speed. On SIGTERM a pod notes its
+// known point whatever the machine's speed. Each run counts itself in
+// /www/runs and logs "<pod> run <n>". On SIGTERM a pod notes its
 // graceful stop in its volume, as a server flushes what it holds, and
 // takes one more second to exit, so that it stays Terminating long enough
 // for the pod watch to see it and for a kill to land while it stops.
@@ -65,6 +66,8 @@ spec:
         - -c
         - |
           trap 'echo "$(hostname) stopped on SIGTERM" >> /www/stops; sleep 1; exit 0' TERM
+          n=$(( $(cat /www/runs 2>/dev/null || echo 0) + 1 )); echo $n > /www/runs
+          echo "$(hostname) run $n"
           mkdir -p /tmp/www
           [ -e /www/hold ] || echo ok > /tmp/www/index.html
           httpd -f -p 80 -h /tmp/www &
@@ -143,6 +146,32 @@ func byName(pods []corev1.Pod) map[string]corev1.Pod {
 
 var webPods = []string{"web-0", "web-1", "web-2"}
 
+// applyHeldSet applies heldSet, waits for its three pods to be Ready and
+// returns them.
+func (e *env) applyHeldSet() []corev1.Pod {
+	e.t.Helper()
+	manifest := filepath.Join(e.dir, "held.yaml")
+	if err := os.WriteFile(manifest, []byte(heldSet), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	e.mustRun("apply", "-f", manifest)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	e.waitPods(ctx, readyPods(3))
+	pods, err := e.client.Pods(context.Background(), "default")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return pods
+}
+
+// release lets pod name of heldSet, started held, serve and so become
+// Ready. Its command may not have made /tmp/www yet.
+func (e *env) release(name string) {
+	e.t.Helper()
+	e.mustRun("exec", name, "--", "sh", "-c", "rm /www/hold && mkdir -p /tmp/www && echo ok > /tmp/www/index.html")
+}
+
 // TestKillDaemonMidRollout: a `rollout restart` of an OrderedReady set
 // with a volume per pod survives the daemon being killed with SIGKILL six
 // times in its middle: while web-2 stops, just after its replacement was
@@ -160,16 +189,7 @@ var webPods = []string{"web-0", "web-1", "web-2"}
 func TestKillDaemonMidRollout(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	manifest := filepath.Join(e.dir, "held.yaml")
-	if err := os.WriteFile(manifest, []byte(heldSet), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	e.mustRun("apply", "-f", manifest)
-	e.waitPods(deadline(t, 60*time.Second), readyPods(3))
-	before, err := e.client.Pods(context.Background(), "default")
-	if err != nil {
-		t.Fatal(err)
-	}
+	before := e.applyHeldSet()
 	old := before[0].Labels[appsv1.StatefulSetRevisionLabel]
 	for _, p := range before {
 		if p.Labels[appsv1.StatefulSetRevisionLabel] != old {
@@ -193,10 +213,6 @@ func TestKillDaemonMidRollout(t *testing.T) {
 	// The replacements of web-2 and web-1 start held.
 	for _, name := range []string{"web-2", "web-1"} {
 		e.mustRun("exec", name, "--", "touch", "/www/hold")
-	}
-	release := func(name string) {
-		t.Helper()
-		e.mustRun("exec", name, "--", "sh", "-c", "rm /www/hold && echo ok > /tmp/www/index.html")
 	}
 
 	if out := e.mustRun("rollout", "restart", "set", "web"); out != "statefulset.apps/web restarted\n" {
@@ -222,7 +238,7 @@ func TestKillDaemonMidRollout(t *testing.T) {
 			if s := stageOf(byName(pods), "web-1", old); s != stageOld {
 				t.Errorf("web-1 is %s while web-2 is not Ready", s)
 			}
-			release("web-2")
+			e.release("web-2")
 		}},
 		{pod: "web-1", stage: stageTerminating},
 		{pod: "web-1", stage: stageCreated, then: func() {
@@ -230,7 +246,7 @@ func TestKillDaemonMidRollout(t *testing.T) {
 				seen(byName(p))
 				return stageOf(byName(p), "web-1", old) >= stageRunning
 			})
-			release("web-1")
+			e.release("web-1")
 		}},
 		{pod: "web-0", stage: stageTerminating},
 	}
@@ -426,7 +442,7 @@ func (e *env) checkNothingLeft(pods map[string]corev1.Pod, running map[string]ui
 		t.Helper()
 		sort.Strings(got)
 		if strings.Join(got, " ") != strings.Join(want, " ") {
-			t.Errorf("%s after the rollout: %v, want %v", what, got, want)
+			t.Errorf("%s at the end: %v, want %v", what, got, want)
 		}
 	}
 
@@ -445,7 +461,7 @@ func (e *env) checkNothingLeft(pods map[string]corev1.Pod, running map[string]ui
 		t.Errorf("container %s, running at a kill, is gone", id)
 	}
 	if snaps := e.activeSnapshots(); len(snaps) != 3 {
-		t.Errorf("active snapshots after the rollout: %v, want 3", snaps)
+		t.Errorf("active snapshots at the end: %v, want 3", snaps)
 	}
 	want("the FIFO directories", e.names(filepath.Join("run", "fifo", e.namespace)), ctrIDs)
 	want("the pod run directories", e.names(filepath.Join("run", "pods")), uids)

@@ -83,3 +83,8 @@ func (m *Manager) removeOwner(pod string) error {
 	}
 	return nil
 }
+
+// IsNetns reports whether path is a live network namespace file: a bind
+// mount of an nsfs inode. A missing file is not, and neither is a file
+// left on a disk that survived a reboot while the mount did not.
+func IsNetns(path string) (bool, error) { return isNetns(path) }
