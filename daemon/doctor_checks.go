@@ -247,6 +247,11 @@ func checkContainers(ix *doctorIndex, f *findings) {
 	for _, id := range ix.strays.Unowned {
 		f.warn("container %s carries no setlet instance label: no setlet daemon made it or will remove it", id)
 	}
+	for _, s := range ix.strays.LeakedShims {
+		f.warn("containerd shim pid %d (container %s) serves no task: containerd leaked it "+
+			"(containerd/containerd#11392, after a daemon killed while it removed a container); `kill %d` frees it",
+			s.PID, s.Container, s.PID)
+	}
 }
 
 // allStatuses returns pod's init container and container statuses.

@@ -210,6 +210,12 @@ func TestDoctorChecks(t *testing.T) {
 		{"Doctor/a container no setlet made is a warning",
 			func(in *doctorInput) { in.strays.Unowned = []string{"by-hand"} }, api.CheckContainers,
 			nil, []string{"container by-hand carries no setlet instance label: no setlet daemon made it or will remove it"}},
+		{"Doctor/a leaked shim is a warning",
+			func(in *doctorInput) {
+				in.strays.LeakedShims = []runtime.Shim{{PID: 4242, Container: "web-1_uidweb1_web_0"}}
+			}, api.CheckContainers,
+			nil, []string{"containerd shim pid 4242 (container web-1_uidweb1_web_0) serves no task: containerd leaked it " +
+				"(containerd/containerd#11392, after a daemon killed while it removed a container); `kill 4242` frees it"}},
 
 		// network namespaces
 		{"Doctor/a namespace of no pod, seen twice, is a leak",

@@ -202,18 +202,43 @@ func (f *faults) noteShims() {
 // seen here with containerd 1.6.20, after kills that found a pod being
 // deleted). The daemon's invariants are kept (no container or task is
 // left that the state file does not know), so the run does not fail; it
-// says what was left and cleans up after containerd.
+// says what was left, checks that `setlet doctor` warns of it, and cleans
+// up after containerd.
 func (f *faults) reportShims() {
+	var warnings string
 	for _, s := range f.orphans() {
 		when, ok := f.orphanShims[s]
 		if !ok {
 			continue // not yet orphaned at the end of a step: on its way out
+		}
+		if warnings == "" {
+			warnings = f.doctorWarnings()
+		}
+		if !strings.Contains(warnings, fmt.Sprintf("containerd shim pid %d (container %s) serves no task", s.pid, s.container)) {
+			f.t.Errorf("setlet doctor does not warn of the leaked shim pid %d; its warnings:\n%s", s.pid, warnings)
 		}
 		f.t.Logf("containerd leaked shim pid %d of %s (containerd/containerd#11392); killing it", s.pid, when)
 		if err := syscall.Kill(s.pid, syscall.SIGKILL); err != nil {
 			f.t.Logf("killing shim pid %d: %v", s.pid, err)
 		}
 	}
+}
+
+// doctorWarnings returns the warnings of `setlet doctor`, one a line.
+func (f *faults) doctorWarnings() string {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	report, err := f.e.client.Doctor(ctx)
+	if err != nil {
+		f.t.Errorf("setlet doctor: %v", err)
+		return "-"
+	}
+	var out []string
+	for _, c := range report.Checks {
+		out = append(out, c.Warnings...)
+	}
+	return strings.Join(out, "\n") + "\n"
 }
 
 // checkNotRestarted checks that every container running before the

@@ -26,7 +26,13 @@ import (
 	"github.com/setlet/setlet/runtime"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) {
+	if d := os.Getenv(fakeShimEnv); d != "" {
+		beFakeShim(d)
+		return
+	}
+	testenv.Main(m)
+}
 
 // timeout bounds every integration test's work against containerd.
 const timeout = 2 * time.Minute

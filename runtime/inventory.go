@@ -25,6 +25,10 @@ type Strays struct {
 	// UnownedSnapshots are the keys of active snapshots without
 	// LabelInstance that no container uses.
 	UnownedSnapshots []string
+	// LeakedShims are the shim processes of the namespace that serve no
+	// task (see leakedShims): containerd leaked them, and only killing
+	// them frees what they hold.
+	LeakedShims []Shim
 }
 
 // Strays lists the strays of the Client's namespace, each list sorted. A
@@ -32,8 +36,9 @@ type Strays struct {
 // again while holding the lock that CreateContainer and RemoveContainer
 // hold for its container ID (the snapshot key), so one being created or
 // removed by this Client meanwhile is never reported. Containers and
-// snapshots of other instances are not looked at. It only reads; safe for
-// concurrent use.
+// snapshots of other instances are not looked at; a leaked shim may serve
+// a container of any instance. It only reads (a shim that serves no task
+// is given a second to exit first); safe for concurrent use.
 func (c *Client) Strays(ctx context.Context) (Strays, error) {
 	ctx = c.nsCtx(ctx)
 	list, err := c.cd.ContainerService().List(ctx)
@@ -75,6 +80,9 @@ func (c *Client) Strays(ctx context.Context) (Strays, error) {
 		if stray {
 			s.Snapshots = append(s.Snapshots, key)
 		}
+	}
+	if s.LeakedShims, err = c.leakedShims(ctx); err != nil {
+		return Strays{}, err
 	}
 	sort.Strings(s.Snapshots)
 	sort.Strings(s.Unowned)

@@ -15,7 +15,9 @@ const (
 	// CheckContainers: every container of the daemon's instance belongs to
 	// a pod incarnation of the state file and runs only at that
 	// container's current attempt; every container the state file says
-	// is Running exists in containerd with a task.
+	// is Running exists in containerd with a task. A containerd shim of
+	// the namespace that serves no task (containerd leaked it) is a
+	// warning.
 	CheckContainers = "containers"
 	// CheckNetworkNamespaces: every namespace file and mount under the
 	// netns directory belongs to a pod incarnation of the state file, no

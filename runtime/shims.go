@@ -1,0 +1,156 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	tasks "github.com/containerd/containerd/api/services/tasks/v1"
+	cerrdefs "github.com/containerd/containerd/errdefs"
+	"github.com/containerd/errdefs"
+	"golang.org/x/sys/unix"
+)
+
+// Shim is a containerd shim process of the Client's containerd and
+// namespace.
+type Shim struct {
+	PID       int    `json:"pid"`
+	Container string `json:"container"` // the -id it was started with
+}
+
+// shimExitGrace is how long a shim that serves no task may take to exit
+// before it counts as leaked: containerd stops a task's shim right after
+// it deletes the task, and the process is gone a moment later.
+const shimExitGrace = time.Second
+
+// leakedShims returns the shims of the Client's containerd and namespace
+// that serve no task and do not exit within shimExitGrace, sorted by PID.
+// containerd leaks the shim of a task whose Delete request is cancelled
+// between the shim's Delete and its Shutdown, as a daemon killed while it
+// removes a container cancels it: containerd forgets the task and deletes
+// its bundle, but never stops the shim, which nothing can reach through
+// containerd any more (containerd/containerd#11392). The task is looked
+// up under the lock the Client's own task changes hold, so a shim this
+// Client is starting is never reported.
+func (c *Client) leakedShims(ctx context.Context) ([]Shim, error) {
+	shims, err := listShims("/proc", strings.TrimPrefix(c.address, "unix://"), c.ns)
+	if err != nil {
+		return nil, err
+	}
+	var candidates []Shim
+	for _, s := range shims {
+		served, err := c.servesTask(ctx, s.Container)
+		if err != nil {
+			return nil, err
+		}
+		if !served {
+			candidates = append(candidates, s)
+		}
+	}
+	var out []Shim
+	for _, s := range candidates {
+		if !exitsWithin(s.PID, shimExitGrace) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// servesTask reports whether container id has a task, under the lock of
+// id.
+func (c *Client) servesTask(ctx context.Context, id string) (bool, error) {
+	unlock := c.locks.lock(id)
+	defer unlock()
+	_, err := c.cd.TaskService().Get(ctx, &tasks.GetRequest{ContainerID: id})
+	if err == nil {
+		return true, nil
+	}
+	if err := cerrdefs.FromGRPC(err); !errdefs.IsNotFound(err) {
+		return false, fmt.Errorf("looking for the task of container %q: %w", id, err)
+	}
+	return false, nil
+}
+
+// exitsWithin reports whether process pid exits (or is gone already)
+// within d, waiting on a pidfd: an exit wakes it at once.
+func exitsWithin(pid int, d time.Duration) bool {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return errors.Is(err, unix.ESRCH)
+	}
+	defer unix.Close(fd)
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for end := time.Now().Add(d); ; {
+		left := time.Until(end)
+		if left <= 0 {
+			return false
+		}
+		n, err := unix.Poll(fds, int(left.Milliseconds())+1)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		return err == nil && n > 0
+	}
+}
+
+// listShims lists, from the process table under procDir, the containerd
+// shims started for containerd at address (its socket path) and
+// namespace ns, sorted by PID. A shim's command line is
+// `containerd-shim-runc-v2 -namespace NS -id ID -address ADDRESS ...`.
+func listShims(procDir, address, ns string) ([]Shim, error) {
+	entries, err := os.ReadDir(procDir)
+	if err != nil {
+		return nil, fmt.Errorf("listing processes: %w", err)
+	}
+	var out []Shim
+	for _, en := range entries {
+		pid, err := strconv.Atoi(en.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join(procDir, en.Name(), "cmdline"))
+		if err != nil {
+			continue // gone meanwhile, or not ours to read
+		}
+		args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+		if !strings.HasPrefix(filepath.Base(args[0]), "containerd-shim") {
+			continue
+		}
+		flags := shimFlags(args[1:])
+		if flags["namespace"] == ns && flags["address"] == address && flags["id"] != "" {
+			out = append(out, Shim{PID: pid, Container: flags["id"]})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].PID < out[j].PID })
+	return out, nil
+}
+
+// shimFlags returns the values of the flags in args, as Go's flag package
+// reads them (-name value, -name=value, with one dash or two).
+func shimFlags(args []string) map[string]string {
+	flags := map[string]string{}
+	for i := 0; i < len(args); i++ {
+		name, ok := strings.CutPrefix(args[i], "-")
+		if !ok {
+			continue
+		}
+		name = strings.TrimPrefix(name, "-")
+		if n, v, ok := strings.Cut(name, "="); ok {
+			flags[n] = v
+			continue
+		}
+		if i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
+			flags[name] = args[i+1]
+			i++
+			continue
+		}
+		flags[name] = ""
+	}
+	return flags
+}
