@@ -2,8 +2,12 @@ package daemon_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,4 +121,34 @@ func TestEmptySetDeletedBeforeACrash(t *testing.T) {
 	if len(revs) != 1 {
 		t.Errorf("revisions: %d, want the one of set after", len(revs))
 	}
+}
+
+// TestStartWaitsForLeftPlugins: a CNI plugin that a killed daemon left
+// running for one of its pods (here a process with a plugin's environment)
+// has exited before the next daemon is ready, so the two never work on
+// one pod's network at once.
+func TestStartWaitsForLeftPlugins(t *testing.T) {
+	t.Parallel()
+	var plugin *exec.Cmd
+	exitedAt := make(chan struct{})
+	h := startBareDaemon(t, func(cfg *configs.DaemonConfig) {
+		plugin = exec.Command("sleep", "0.5")
+		plugin.Env = append(os.Environ(), "CNI_COMMAND=DEL", "CNI_CONTAINERID=uid", "CNI_IFNAME=eth0",
+			"CNI_NETNS="+filepath.Join(cfg.RunDir, "netns", "web-0"))
+		if err := plugin.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { plugin.Wait(); close(exitedAt) }()
+	})
+	// Reaped only by this test: a zombie (or gone) has exited.
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", plugin.Process.Pid))
+	if err == nil {
+		if _, rest, _ := strings.Cut(string(stat), ") "); !strings.HasPrefix(rest, "Z") {
+			t.Errorf("the daemon is ready while the plugin left running still runs: %s", stat)
+		}
+	}
+	if !strings.Contains(h.log.String(), "waiting for a CNI plugin a previous daemon left running") {
+		t.Errorf("the daemon did not say it waited for the plugin:\n%s", h.log.String())
+	}
+	<-exitedAt
 }

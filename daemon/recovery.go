@@ -3,11 +3,16 @@ package daemon
 import (
 	"context"
 	"strconv"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/setlet/setlet/network"
 )
+
+// pluginWait bounds the wait for the CNI plugins a killed daemon left
+// running: a plugin's ADD or DEL takes milliseconds.
+const pluginWait = 30 * time.Second
 
 // recoverState rebuilds the daemon's view at start from the state file and
 // containerd, before any loop runs: pods whose sandbox the host's restart
@@ -17,8 +22,19 @@ import (
 // removed, network namespaces and CNI attachments no pod owns are torn
 // down, those of the pods put back are left for the kubelet to release,
 // and then every pod and every set is enqueued. Running containers of
-// known pods are left alone; the kubelet adopts them.
+// known pods are left alone; the kubelet adopts them. It first waits for
+// the CNI plugins a killed daemon left running (network.WaitPlugins).
 func (d *Daemon) recoverState(ctx context.Context) error {
+	// A CNI plugin that a killed daemon left running must not interleave
+	// with this one's DEL or ADD for the same pod. One that hangs (a
+	// plugin waits on the xtables lock, for instance) must not keep the
+	// daemon from starting: after pluginWait, it starts anyway.
+	waitCtx, cancel := context.WithTimeout(ctx, pluginWait)
+	_, err := d.net.WaitPlugins(waitCtx)
+	cancel()
+	if err != nil && ctx.Err() == nil {
+		d.log.Warn("a CNI plugin a previous daemon left running has not exited; starting anyway", "err", err)
+	}
 	pods, err := d.store.AllPods()
 	if err != nil {
 		return err
