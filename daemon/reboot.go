@@ -156,6 +156,7 @@ func (d *Daemon) holdLostPods(pods []*corev1.Pod, containers []runtime.Container
 		return pods, nil
 	}
 	held := map[string]*corev1.Pod{}
+	var evs []storage.Event
 	err := d.store.Update(func(tx *storage.Tx) error {
 		for _, pod := range lost {
 			cur, err := tx.Pod(pod.Namespace, pod.Name)
@@ -170,8 +171,14 @@ func (d *Daemon) holdLostPods(pods []*corev1.Pod, containers []runtime.Container
 				return err
 			}
 			held[string(cur.UID)] = cur
+			evs = append(evs, storage.Event{
+				Time: now, Type: eventTypeNormal, Reason: reasonSandboxChanged,
+				Kind: "Pod", Namespace: cur.Namespace, Name: cur.Name,
+				Message: "Pod sandbox lost (the host restarted), it will be re-created when the pods before it are Ready",
+			})
 		}
-		return nil
+		// The events in the same commit: one for every pod, not one each.
+		return tx.AddEvents(evs...)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("holding the pods whose sandbox was lost: %w", err)
@@ -181,8 +188,6 @@ func (d *Daemon) holdLostPods(pods []*corev1.Pod, containers []runtime.Container
 		out[i] = pod
 		if h, ok := held[string(pod.UID)]; ok {
 			out[i] = h
-			d.events.event("Pod", h.Namespace, h.Name, eventTypeNormal, reasonSandboxChanged,
-				"Pod sandbox lost (the host restarted), it will be re-created when the pods before it are Ready")
 		}
 	}
 	d.log.Info("pods lost their sandbox; they start again in ordinal order", "pods", len(held))

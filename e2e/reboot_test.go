@@ -210,7 +210,8 @@ func TestReboot(t *testing.T) {
 				if !regexp.MustCompile(`(?m)^web-2\s+0/1\s+HostRestarted\s+1 \(\S+ ago\)\s`).MatchString(table) {
 					t.Errorf("get pods while web-2 waits printed:\n%s", table)
 				}
-				if desc := e.mustRun("describe", "pod", "web-2"); !strings.Contains(desc, "HostRestarted") {
+				if desc := e.mustRun("describe", "pod", "web-2"); !strings.Contains(desc, "HostRestarted") ||
+					!strings.Contains(desc, "SandboxChanged") {
 					t.Errorf("describe pod web-2 while it waits printed:\n%s", desc)
 				}
 				// A crash while the set comes back: web-0 is adopted,
