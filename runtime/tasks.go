@@ -2,8 +2,10 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -132,6 +134,19 @@ func (c *Client) newTaskIO(info containers.Container) (*attachment, error) {
 		cfg.Stdout = filepath.Join(dir, "stdout")
 		if !tty {
 			cfg.Stderr = filepath.Join(dir, "stderr")
+		}
+	}
+	// Fresh FIFOs, never the files a create cut short left: the shim of
+	// that create may still be waiting to open one for writing, and our
+	// reader would meet it instead of the new task's shim, then see EOF
+	// when containerd stops it, and leave the new shim waiting 30 s for a
+	// reader. No task of this container exists, so nothing else uses them.
+	for _, path := range []string{cfg.Stdin, cfg.Stdout, cfg.Stderr} {
+		if path == "" {
+			continue
+		}
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("removing the FIFO %s of an earlier attempt: %w", path, err)
 		}
 	}
 	return c.openIO(info, cio.NewFIFOSet(cfg, nil), stdin)
