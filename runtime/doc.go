@@ -35,7 +35,7 @@
 // # Logs
 //
 // A task's stdout and stderr are FIFOs in the FIFO directory
-// (WithFIFODir), <fifo-dir>/<namespace>/<container-id>/{stdout,stderr},
+// (WithFIFODir), <fifo-dir>/<namespace>/<container-id>/task-<n>/{stdout,stderr},
 // and the Client itself copies them into the container's log file: no
 // logger process per container. The file is in the CRI format that
 // containerd's CRI plugin writes, one record a line:

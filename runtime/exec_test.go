@@ -115,8 +115,8 @@ func TestExec(t *testing.T) {
 			t.Errorf("a missing binary ran: %d", code)
 		}
 	})
-	if _, err := os.Stat(filepath.Join(e.fifo, e.ns, "target", "stdout")); err != nil {
-		t.Errorf("the task's FIFOs: %v", err)
+	if fifos, err := filepath.Glob(filepath.Join(e.fifo, e.ns, "target", "task-*", "stdout")); err != nil || len(fifos) != 1 {
+		t.Errorf("the task's FIFOs: %v, %v; want its one stdout", fifos, err)
 	}
 }
 

@@ -17,7 +17,8 @@ import (
 // attempt starts. Here a process stands in for it: it waits to open the
 // FIFO, and closes it at once. A new task must get FIFOs of its own, not
 // meet that writer (then see its EOF and leave the new shim without a
-// reader): it starts, and its output reaches the log.
+// reader): it starts, and its output reaches the log. And the old writer
+// is let go.
 func TestStartAfterCutCreate(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -41,7 +42,9 @@ func TestStartAfterCutCreate(t *testing.T) {
 	if err := stale.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { stale.Process.Kill(); stale.Wait() }()
+	staleDone := make(chan error, 1)
+	go func() { staleDone <- stale.Wait() }()
+	defer stale.Process.Kill()
 
 	// The shim gives up on a FIFO without a reader after 30 s: fail first.
 	start, cancelStart := context.WithTimeout(ctx, 20*time.Second)
@@ -50,4 +53,9 @@ func TestStartAfterCutCreate(t *testing.T) {
 		t.Fatalf("StartContainer after a cut create: %v", err)
 	}
 	waitLog(t, cfg.LogPath, regexp.MustCompile(`after the cut\n`))
+	select {
+	case <-staleDone: // its FIFO opened, or gone before it tried
+	case <-start.Done():
+		t.Errorf("the old writer still waits to open its FIFO")
+	}
 }
