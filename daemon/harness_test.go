@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -22,7 +21,9 @@ import (
 	"github.com/setlet/setlet/configs"
 	"github.com/setlet/setlet/daemon"
 	"github.com/setlet/setlet/daemon/api"
+	"github.com/setlet/setlet/internal/proc"
 	"github.com/setlet/setlet/internal/testenv"
+	"github.com/setlet/setlet/runtime"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -174,8 +175,8 @@ func (h *harness) checkNoLeaks() {
 			}
 		}
 	}
-	if shims := shimsOf(h.cfg.ContainerdNamespace, 10*time.Second); len(shims) > 0 {
-		t.Errorf("containerd shims left for namespace %s: pids %v", h.cfg.ContainerdNamespace, shims)
+	if shims := shimsOf(t, h.cfg.Containerd, h.cfg.ContainerdNamespace, 10*time.Second); len(shims) > 0 {
+		t.Errorf("containerd shims left for namespace %s: %+v", h.cfg.ContainerdNamespace, shims)
 	}
 }
 
@@ -341,36 +342,22 @@ func lines(s string) []string {
 	return out
 }
 
-// shimsOf returns the pids of containerd shims serving namespace ns, after
-// waiting up to wait for them to exit (a shim exits shortly after its last
-// container is deleted, on its own schedule).
-func shimsOf(ns string, wait time.Duration) []int {
-	deadline := time.Now().Add(wait)
-	for {
-		var pids []int
-		entries, _ := os.ReadDir("/proc")
-		for _, e := range entries {
-			pid, err := strconv.Atoi(e.Name())
-			if err != nil {
-				continue
-			}
-			cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-			if err != nil {
-				continue
-			}
-			args := strings.Split(string(cmd), "\x00")
-			if len(args) == 0 || !strings.Contains(args[0], "containerd-shim") {
-				continue
-			}
-			for i := range args[:len(args)-1] {
-				if args[i] == "-namespace" && args[i+1] == ns {
-					pids = append(pids, pid)
-				}
-			}
-		}
-		if len(pids) == 0 || time.Now().After(deadline) {
-			return pids
-		}
-		time.Sleep(50 * time.Millisecond) // no event tells that a shim process exited
+// shimsOf returns the containerd shims of containerd at address and
+// namespace ns that are still there after waiting up to wait for them to
+// exit (a shim exits shortly after its last container is deleted).
+func shimsOf(t *testing.T, address, ns string, wait time.Duration) []runtime.Shim {
+	t.Helper()
+	shims, err := runtime.ListShims(address, ns)
+	if err != nil {
+		t.Errorf("listing containerd shims: %v", err)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	var left []runtime.Shim
+	for _, s := range shims {
+		if proc.WaitExit(ctx, s.PID) != nil {
+			left = append(left, s)
+		}
+	}
+	return left
 }

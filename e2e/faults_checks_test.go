@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -15,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/setlet/setlet/daemon/api"
+	"github.com/setlet/setlet/runtime"
 )
 
 // The fault-injection harness's checks (see faults_test.go): what must
@@ -134,47 +134,22 @@ func (f *faults) leftovers(pods []corev1.Pod) (check, problem string) {
 	return "", ""
 }
 
-// shim is a containerd shim process of the env: the container it was
-// started for.
-type shim struct {
-	pid       int
-	container string
-}
-
 // shims lists the containerd shims of the env's containerd and namespace.
-func (e *env) shims() []shim {
+func (e *env) shims() []runtime.Shim {
 	e.t.Helper()
-	entries, err := os.ReadDir("/proc")
+	shims, err := runtime.ListShims(e.containerd, e.namespace)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	var out []shim
-	for _, en := range entries {
-		pid, err := strconv.Atoi(en.Name())
-		if err != nil {
-			continue
-		}
-		cmd, err := os.ReadFile(filepath.Join("/proc", en.Name(), "cmdline"))
-		if err != nil {
-			continue // gone meanwhile
-		}
-		args := strings.Split(string(cmd), "\x00")
-		if !strings.Contains(args[0], "containerd-shim") || !slices.Contains(args, e.namespace) || !slices.Contains(args, e.containerd) {
-			continue
-		}
-		if i := slices.Index(args, "-id"); i >= 0 && i+1 < len(args) {
-			out = append(out, shim{pid: pid, container: args[i+1]})
-		}
-	}
-	return out
+	return shims
 }
 
 // orphans returns the env's shims whose container has no task.
-func (f *faults) orphans() []shim {
+func (f *faults) orphans() []runtime.Shim {
 	tasks := f.e.tasks()
-	var out []shim
+	var out []runtime.Shim
 	for _, s := range f.e.shims() {
-		if _, ok := tasks[s.container]; !ok {
+		if _, ok := tasks[s.Container]; !ok {
 			out = append(out, s)
 		}
 	}
@@ -188,7 +163,7 @@ func (f *faults) noteShims() {
 	for _, s := range f.orphans() {
 		if _, ok := f.orphanShims[s]; !ok {
 			f.orphanShims[s] = fmt.Sprintf("container %s, first seen without its task after injection %d/%d: %s",
-				s.container, f.injection, f.total, f.what)
+				s.Container, f.injection, f.total, f.what)
 		}
 	}
 }
@@ -214,12 +189,12 @@ func (f *faults) reportShims() {
 		if warnings == "" {
 			warnings = f.doctorWarnings()
 		}
-		if !strings.Contains(warnings, fmt.Sprintf("containerd shim pid %d (container %s) serves no task", s.pid, s.container)) {
-			f.t.Errorf("setlet doctor does not warn of the leaked shim pid %d; its warnings:\n%s", s.pid, warnings)
+		if !strings.Contains(warnings, fmt.Sprintf("containerd shim pid %d (container %s) serves no task", s.PID, s.Container)) {
+			f.t.Errorf("setlet doctor does not warn of the leaked shim pid %d; its warnings:\n%s", s.PID, warnings)
 		}
-		f.t.Logf("containerd leaked shim pid %d of %s (containerd/containerd#11392); killing it", s.pid, when)
-		if err := syscall.Kill(s.pid, syscall.SIGKILL); err != nil {
-			f.t.Logf("killing shim pid %d: %v", s.pid, err)
+		f.t.Logf("containerd leaked shim pid %d of %s (containerd/containerd#11392); killing it", s.PID, when)
+		if err := syscall.Kill(s.PID, syscall.SIGKILL); err != nil {
+			f.t.Logf("killing shim pid %d: %v", s.PID, err)
 		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/setlet/setlet/runtime"
 	"github.com/setlet/setlet/storage"
 )
 
@@ -217,7 +218,7 @@ type faults struct {
 	recoveries int
 	// orphanShims maps each containerd shim seen without its task after
 	// a step to the injection it was first seen after.
-	orphanShims map[shim]string
+	orphanShims map[runtime.Shim]string
 }
 
 // faultSeed returns the seed of the run: SETLET_FAULT_SEED, or the time.
@@ -261,7 +262,7 @@ func TestFaultInjection(t *testing.T) {
 		markers:  map[string]string{},
 		what:     "the first apply",
 
-		orphanShims: map[shim]string{},
+		orphanShims: map[runtime.Shim]string{},
 	}
 	t.Cleanup(f.reportShims)
 	f.writeManifest(f.want)

@@ -4,9 +4,9 @@
 // mappings through the portmap plugin.
 //
 // network imports the CNI library (libcni and its types), netlink, netns,
-// golang.org/x/sys and containerd's errdefs. It must not import runtime,
-// dns, storage, daemon or cli: the daemon wires it to them, through a small
-// interface of its own.
+// golang.org/x/sys, containerd's errdefs and internal/proc. It must not
+// import runtime, dns, storage, daemon or cli: the daemon wires it to them,
+// through a small interface of its own.
 //
 // # Basics
 //

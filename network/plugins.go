@@ -3,13 +3,11 @@ package network
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 
-	"golang.org/x/sys/unix"
+	"github.com/setlet/setlet/internal/proc"
 )
 
 // WaitPlugins waits until no CNI plugin runs for a pod namespace of this
@@ -30,7 +28,7 @@ func (m *Manager) WaitPlugins(ctx context.Context) (int, error) {
 	}
 	for _, pid := range pids {
 		m.log.Info("waiting for a CNI plugin a previous daemon left running", "pid", pid)
-		if err := waitExit(ctx, pid); err != nil {
+		if err := proc.WaitExit(ctx, pid); err != nil {
 			return 0, fmt.Errorf("waiting for CNI plugin pid %d: %w", pid, err)
 		}
 	}
@@ -40,20 +38,11 @@ func (m *Manager) WaitPlugins(ctx context.Context) (int, error) {
 // runningPlugins returns the PIDs, from the process table under procDir,
 // of the CNI plugins running for a namespace under netnsDir.
 func runningPlugins(procDir, netnsDir string) ([]int, error) {
-	entries, err := os.ReadDir(procDir)
-	if err != nil {
-		return nil, fmt.Errorf("listing processes: %w", err)
-	}
 	prefix := []byte("CNI_NETNS=" + filepath.Clean(netnsDir) + "/")
 	var pids []int
-	for _, en := range entries {
-		pid, err := strconv.Atoi(en.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		env, err := os.ReadFile(filepath.Join(procDir, en.Name(), "environ"))
-		if err != nil {
-			continue // gone meanwhile, or a kernel thread
+	err := proc.Scan(procDir, "environ", func(pid int, env []byte) {
+		if pid == os.Getpid() {
+			return
 		}
 		command, netns := false, false
 		for _, kv := range bytes.Split(env, []byte{0}) {
@@ -63,42 +52,6 @@ func runningPlugins(procDir, netnsDir string) ([]int, error) {
 		if command && netns {
 			pids = append(pids, pid)
 		}
-	}
-	return pids, nil
-}
-
-// waitExit waits until process pid has exited, or ctx ends: it polls the
-// process's pidfd, which becomes readable when the process exits, beside
-// a pipe that ctx's end writes to.
-func waitExit(ctx context.Context, pid int) error {
-	fd, err := unix.PidfdOpen(pid, 0)
-	if errors.Is(err, unix.ESRCH) {
-		return nil // gone already
-	}
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	r, w, err := os.Pipe() // os.File: a Write racing the Close below is safe
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	defer w.Close()
-	stop := context.AfterFunc(ctx, func() { w.Write([]byte{0}) })
-	defer stop()
-	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(r.Fd()), Events: unix.POLLIN}}
-	for {
-		_, err := unix.Poll(fds, -1)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if fds[0].Revents != 0 {
-			return nil
-		}
-		return ctx.Err()
-	}
+	})
+	return pids, err
 }

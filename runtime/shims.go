@@ -2,19 +2,16 @@ package runtime
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	tasks "github.com/containerd/containerd/api/services/tasks/v1"
 	cerrdefs "github.com/containerd/containerd/errdefs"
 	"github.com/containerd/errdefs"
-	"golang.org/x/sys/unix"
+	"github.com/setlet/setlet/internal/proc"
 )
 
 // Shim is a containerd shim process of the Client's containerd and
@@ -39,7 +36,7 @@ const shimExitGrace = time.Second
 // up under the lock the Client's own task changes hold, so a shim this
 // Client is starting is never reported.
 func (c *Client) leakedShims(ctx context.Context) ([]Shim, error) {
-	shims, err := listShims("/proc", strings.TrimPrefix(c.address, "unix://"), c.ns)
+	shims, err := ListShims(c.address, c.ns)
 	if err != nil {
 		return nil, err
 	}
@@ -78,25 +75,18 @@ func (c *Client) servesTask(ctx context.Context, id string) (bool, error) {
 }
 
 // exitsWithin reports whether process pid exits (or is gone already)
-// within d, waiting on a pidfd: an exit wakes it at once.
+// within d.
 func exitsWithin(pid int, d time.Duration) bool {
-	fd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		return errors.Is(err, unix.ESRCH)
-	}
-	defer unix.Close(fd)
-	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-	for end := time.Now().Add(d); ; {
-		left := time.Until(end)
-		if left <= 0 {
-			return false
-		}
-		n, err := unix.Poll(fds, int(left.Milliseconds())+1)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		return err == nil && n > 0
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	return proc.WaitExit(ctx, pid) == nil
+}
+
+// ListShims lists the containerd shims started for containerd at address
+// (its socket, with or without unix://) and namespace ns, sorted by PID,
+// whether they serve a task or not.
+func ListShims(address, ns string) ([]Shim, error) {
+	return listShims("/proc", strings.TrimPrefix(address, "unix://"), ns)
 }
 
 // listShims lists, from the process table under procDir, the containerd
@@ -104,31 +94,19 @@ func exitsWithin(pid int, d time.Duration) bool {
 // namespace ns, sorted by PID. A shim's command line is
 // `containerd-shim-runc-v2 -namespace NS -id ID -address ADDRESS ...`.
 func listShims(procDir, address, ns string) ([]Shim, error) {
-	entries, err := os.ReadDir(procDir)
-	if err != nil {
-		return nil, fmt.Errorf("listing processes: %w", err)
-	}
 	var out []Shim
-	for _, en := range entries {
-		pid, err := strconv.Atoi(en.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join(procDir, en.Name(), "cmdline"))
-		if err != nil {
-			continue // gone meanwhile, or not ours to read
-		}
+	err := proc.Scan(procDir, "cmdline", func(pid int, cmdline []byte) {
 		args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
 		if !strings.HasPrefix(filepath.Base(args[0]), "containerd-shim") {
-			continue
+			return
 		}
 		flags := shimFlags(args[1:])
 		if flags["namespace"] == ns && flags["address"] == address && flags["id"] != "" {
 			out = append(out, Shim{PID: pid, Container: flags["id"]})
 		}
-	}
+	})
 	sort.Slice(out, func(i, j int) bool { return out[i].PID < out[j].PID })
-	return out, nil
+	return out, err
 }
 
 // shimFlags returns the values of the flags in args, as Go's flag package
