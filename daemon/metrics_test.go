@@ -149,8 +149,21 @@ setlet_containerd_up 0
 `), "setlet_containerd_up"); err != nil {
 		t.Error(err)
 	}
-	if got := testutil.CollectAndCount(c, "setlet_pods"); got != 6 {
-		t.Errorf("%d setlet_pods series, want 6", got)
+	// web-2 went from Pending to Running and Ready, with one restart.
+	if err := testutil.CollectAndCompare(c, strings.NewReader(help[:strings.Index(help, "# TYPE setlet_pods")]+`# TYPE setlet_pods gauge
+setlet_pods{namespace="default",phase="Failed",ready="false",set="web"} 0
+setlet_pods{namespace="default",phase="Pending",ready="false",set="web"} 0
+setlet_pods{namespace="default",phase="Running",ready="false",set="web"} 1
+setlet_pods{namespace="default",phase="Running",ready="true",set="web"} 2
+setlet_pods{namespace="default",phase="Succeeded",ready="false",set="web"} 0
+setlet_pods{namespace="default",phase="Unknown",ready="false",set="db"} 1
+# HELP setlet_container_restarts_total Restarts of each container of each pod, as its status counts them (they start from 0 in a replaced pod).
+# TYPE setlet_container_restarts_total counter
+setlet_container_restarts_total{container="app",namespace="default",pod="web-0",set="web"} 3
+setlet_container_restarts_total{container="app",namespace="default",pod="web-1",set="web"} 0
+setlet_container_restarts_total{container="app",namespace="default",pod="web-2",set="web"} 1
+`), "setlet_pods", "setlet_container_restarts_total"); err != nil {
+		t.Error(err)
 	}
 
 	// A state that cannot be read fails its metrics, not the others.
