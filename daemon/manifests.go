@@ -78,8 +78,20 @@ func (d *Daemon) syncManifests() error {
 	for _, m := range records {
 		known[m.Path] = m
 	}
-	present := map[string]bool{}
+	// Gone files first: a file that takes over the objects of one removed
+	// in the same pass (a rename) is then not refused as their owner's.
 	var errs []error
+	present := map[string]bool{}
+	for _, e := range entries {
+		if !e.IsDir() && manifestExt(e.Name()) {
+			present[filepath.Join(dir, e.Name())] = true
+		}
+	}
+	for _, m := range records {
+		if !present[m.Path] && filepath.Dir(m.Path) == filepath.Clean(dir) {
+			errs = append(errs, d.removeManifest(m))
+		}
+	}
 	for _, e := range entries {
 		if e.IsDir() || !manifestExt(e.Name()) {
 			continue
@@ -87,17 +99,16 @@ func (d *Daemon) syncManifests() error {
 		path := filepath.Join(dir, e.Name())
 		data, err := os.ReadFile(path)
 		if errors.Is(err, fs.ErrNotExist) {
-			continue // gone since the listing: the next pass sees it gone
+			continue // gone since the listing: the next pass removes it
 		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		present[path] = true
 		sum := sha256.Sum256(data)
 		hash := hex.EncodeToString(sum[:])
-		if m, ok := known[path]; ok && m.Hash == hash {
-			continue
+		if m, ok := known[path]; ok && m.Hash == hash && m.Error == "" {
+			continue // applied as it is; a refused version is tried again, as what refused it may have changed
 		}
 		_, err = d.applyFrom(api.ApplyRequest{Sources: []api.Source{{Name: path, Data: data}}}, &manifestFile{path: path, hash: hash})
 		var perr *problemsError
@@ -108,11 +119,6 @@ func (d *Daemon) syncManifests() error {
 			errs = append(errs, fmt.Errorf("applying %s: %w", path, err))
 		default:
 			d.log.Info("manifest applied", "file", path)
-		}
-	}
-	for _, m := range records {
-		if !present[m.Path] && filepath.Dir(m.Path) == filepath.Clean(dir) {
-			errs = append(errs, d.removeManifest(m))
 		}
 	}
 	return errors.Join(errs...)
@@ -126,7 +132,7 @@ func (d *Daemon) recordManifest(tx *storage.Tx, m manifestFile, results []storag
 	for i, r := range results {
 		keys[i] = r.Key
 	}
-	old, err := manifestRecord(tx, m.path)
+	old, err := tx.Manifest(m.path)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +142,10 @@ func (d *Daemon) recordManifest(tx *storage.Tx, m manifestFile, results []storag
 			continue
 		}
 		del, err := deleteObjectTx(tx, k, d.clock)
-		if err != nil && !errdefs.IsNotFound(err) {
+		if errdefs.IsNotFound(err) {
+			continue // deleted by other means meanwhile
+		}
+		if err != nil {
 			return nil, err
 		}
 		pruned = append(pruned, del)
@@ -152,16 +161,20 @@ func (d *Daemon) refuseManifest(path, hash string, perr *problemsError) error {
 		msgs[i] = p.String()
 	}
 	msg := strings.Join(msgs, "; ")
+	again := false
 	err := d.store.Update(func(tx *storage.Tx) error {
-		m, err := manifestRecord(tx, path)
+		m, err := tx.Manifest(path)
 		if err != nil {
 			return err
+		}
+		if again = m.Hash == hash && m.Error == msg; again {
+			return nil
 		}
 		m.Path, m.Hash, m.Error = path, hash, msg
 		return tx.PutManifest(m)
 	})
-	if err != nil {
-		return err
+	if err != nil || again {
+		return err // refused again for the same reason: reported already
 	}
 	d.log.Warn("manifest refused; the objects of its last good version keep running", "file", path, "err", msg)
 	d.events.event("Manifest", "", filepath.Base(path), eventTypeWarning, reasonManifestInvalid,
@@ -177,7 +190,10 @@ func (d *Daemon) removeManifest(m storage.Manifest) error {
 		dels = nil
 		for _, k := range m.Objects {
 			del, err := deleteObjectTx(tx, k, d.clock)
-			if err != nil && !errdefs.IsNotFound(err) {
+			if errdefs.IsNotFound(err) {
+				continue // deleted by other means meanwhile
+			}
+			if err != nil {
 				return err
 			}
 			dels = append(dels, del)
@@ -190,20 +206,6 @@ func (d *Daemon) removeManifest(m storage.Manifest) error {
 	d.announceDeleted(dels)
 	d.log.Info("manifest removed; its objects are deleted", "file", m.Path, "objects", len(m.Objects))
 	return nil
-}
-
-// manifestRecord returns the record of path, or an empty one.
-func manifestRecord(tx *storage.Tx, path string) (storage.Manifest, error) {
-	ms, err := tx.Manifests()
-	if err != nil {
-		return storage.Manifest{}, err
-	}
-	for _, m := range ms {
-		if m.Path == path {
-			return m, nil
-		}
-	}
-	return storage.Manifest{}, nil
 }
 
 // watchManifests creates the manifest directory if needed, makes the first

@@ -106,6 +106,36 @@ func TestManifestDirectory(t *testing.T) {
 	}
 }
 
+// TestManifestTakesOverFreedObjects: a file refused because another file
+// owns its objects is tried again once that file is removed, without
+// being changed itself, and takes them over.
+func TestManifestTakesOverFreedObjects(t *testing.T) {
+	t.Parallel()
+	h := startDaemon(t)
+	ctx := context.Background()
+	a, b := filepath.Join(h.cfg.ManifestDir, "a.yaml"), filepath.Join(h.cfg.ManifestDir, "b.yaml")
+	if err := os.WriteFile(a, []byte(webSet("web", 1, "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h.waitPods(timeout(t, 60*time.Second), "default", allReady("web-0"))
+	if err := os.WriteFile(b, []byte(webSet("web", 2, "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h.waitEvent(t, "InvalidManifest")
+	ms, err := h.client.Manifests(ctx)
+	if err != nil || len(ms) != 2 || ms[1].Path != b || !strings.Contains(ms[1].Error, "is already defined by manifest file "+a) {
+		t.Fatalf("manifests with two files for one set: %+v, %v", ms, err)
+	}
+
+	if err := os.Remove(a); err != nil {
+		t.Fatal(err)
+	}
+	h.waitPods(timeout(t, 60*time.Second), "default", allReady(names("web", 2)...))
+	if ms, err = h.client.Manifests(ctx); err != nil || len(ms) != 1 || ms[0].Path != b || ms[0].Error != "" || len(ms[0].Objects) != 2 {
+		t.Errorf("manifests once b took over: %+v, %v", ms, err)
+	}
+}
+
 // waitEvent watches the events until one with reason arrives.
 func (h *harness) waitEvent(t *testing.T, reason string) {
 	t.Helper()

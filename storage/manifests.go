@@ -36,6 +36,18 @@ func (tx *Tx) Manifests() ([]Manifest, error) {
 	return out, err
 }
 
+// Manifest returns the record of path, or an empty one (zero Path) when
+// there is none.
+func (tx *Tx) Manifest(path string) (Manifest, error) {
+	b, err := tx.bucket(bucketManifests)
+	if err != nil {
+		return Manifest{}, err
+	}
+	var m Manifest
+	_, err = getJSON(b, path, &m)
+	return m, err
+}
+
 // PutManifest writes the record of m.Path, an absolute path.
 func (tx *Tx) PutManifest(m Manifest) error {
 	if !filepath.IsAbs(m.Path) {
