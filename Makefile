@@ -1,7 +1,8 @@
 # setlet build, test and lint targets. `make test` is the test command CI
 # runs (through .ci/run); `make lint` must be clean before every commit.
 
-GO          ?= go
+# Go from PATH, else Debian's /usr/local/go: sudo's secure_path drops it.
+GO          ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 BIN         := bin/setlet
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Packages whose statement coverage must stay at or above COVER_MIN percent.

@@ -14,7 +14,7 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 export DEBIAN_FRONTEND=noninteractive PATH="/usr/local/go/bin:${PATH}"
 
-packages=(containerd runc containernetworking-plugins busybox-static iproute2 iptables)
+packages=(containerd runc containernetworking-plugins busybox-static iproute2 iptables ca-certificates)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -79,14 +79,14 @@ bin/setlet exec web-0 -- wget -qO- http://web-1.nginx
 cat <<'NEXT'
 
 demo: web-0, web-1 and web-2 are Ready. Try:
-  bin/setlet get pods -o wide
-  bin/setlet exec web-1 -- hostname
-  bin/setlet exec web-1 -- cat /www/index.html
-  bin/setlet exec web-0 -- nslookup web-2.nginx.set.local
-  bin/setlet get dns
-  bin/setlet delete pod web-1 && bin/setlet get pods -w
-  bin/setlet get volumes -o wide
-  bin/setlet describe set web
-  bin/setlet logs web-0
-The daemon keeps running; stop it with: kill $(pgrep -f 'setlet daemon')
+  sudo bin/setlet get pods -o wide
+  sudo bin/setlet exec web-1 -- hostname
+  sudo bin/setlet exec web-1 -- cat /www/index.html
+  sudo bin/setlet exec web-0 -- nslookup web-2.nginx.set.local
+  sudo bin/setlet get dns
+  sudo bin/setlet delete pod web-1 && sudo bin/setlet get pods -w
+  sudo bin/setlet get volumes -o wide
+  sudo bin/setlet describe set web
+  sudo bin/setlet logs web-0
+The daemon keeps running; stop it with: sudo kill $(pgrep -f 'setlet daemon')
 NEXT
