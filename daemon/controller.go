@@ -71,20 +71,17 @@ func splitKey(k string) (ns, name string) {
 func (c *controller) enqueue(ns, name string) { c.queue.add(key(ns, name)) }
 
 // enqueueAll asks for a pass over every stored set, and over every deleted
-// set that stored pods, revisions or volumes marked for deletion still
-// belong to: the deletion of a set commits before the pass that removes
-// them, which a crash in between leaves to the next start.
-func (c *controller) enqueueAll() error {
+// set that pods (the stored ones, which the caller has read), revisions or
+// volumes marked for deletion still belong to: the deletion of a set
+// commits before the pass that removes them, which a crash in between
+// leaves to the next start.
+func (c *controller) enqueueAll(pods []*corev1.Pod) error {
 	sets, err := c.store.StatefulSets()
 	if err != nil {
 		return err
 	}
 	for _, s := range sets {
 		c.enqueue(s.Namespace, s.Name)
-	}
-	pods, err := c.store.AllPods()
-	if err != nil {
-		return err
 	}
 	for _, p := range pods {
 		if set := controllerOf(p); set != "" {

@@ -21,9 +21,10 @@ const pluginWait = 30 * time.Second
 // of a previous incarnation, or a stale attempt that is not running) are
 // removed, network namespaces and CNI attachments no pod owns are torn
 // down, those of the pods put back are left for the kubelet to release,
-// and then every pod and every set is enqueued. Running containers of
-// known pods are left alone; the kubelet adopts them. It first waits for
-// the CNI plugins a killed daemon left running (network.WaitPlugins).
+// and then every set is enqueued (the pods are, by watchEvents). Running
+// containers of known pods are left alone; the kubelet adopts them. It
+// first waits for the CNI plugins a killed daemon left running
+// (network.WaitPlugins).
 func (d *Daemon) recoverState(ctx context.Context) error {
 	// A CNI plugin that a killed daemon left running must not interleave
 	// with this one's DEL or ADD for the same pod. One that hangs (a
@@ -96,9 +97,10 @@ func (d *Daemon) recoverState(ctx context.Context) error {
 	for i, p := range pods {
 		keys[i] = key(p.Namespace, p.Name)
 	}
+	// The kubelet side syncs every pod once containerd's event stream is
+	// up (watchEvents): from then on no task event is missed.
 	d.kubelet.first.expect(keys, d.clock.Now())
-	d.kubelet.resyncAll()
-	return d.controller.enqueueAll()
+	return d.controller.enqueueAll(pods)
 }
 
 // isCurrentAttempt reports whether attempt (a label value) is the current
