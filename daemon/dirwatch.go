@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -33,7 +32,14 @@ func (d *Daemon) watchDir(ctx context.Context, what, dir string, match func(name
 	if err := pass(); err != nil {
 		d.log.Warn(what+" pass", "err", err)
 	}
-	dw := &dirWatch{clock: d.clock, debounce: debounce, due: make(chan struct{}, 1)}
+	due := make(chan struct{}, 1) // a pass is due; one deep
+	now := func() {
+		select {
+		case due <- struct{}{}:
+		default: // one is due already
+		}
+	}
+	dw := &quiet{clock: d.clock, after: debounce, fn: now}
 	go func() {
 		defer w.Close()
 		defer dw.stop()
@@ -54,49 +60,12 @@ func (d *Daemon) watchDir(ctx context.Context, what, dir string, match func(name
 				}
 				d.log.Warn("watching the "+what+"; passing over it again", "err", err)
 				dw.poke()
-			case <-dw.due:
+			case <-due:
 				if err := pass(); err != nil {
 					d.log.Warn(what+" pass", "err", err)
 				}
 			}
 		}
 	}()
-	return dw.now, nil
-}
-
-// dirWatch debounces a directory's events into passes.
-type dirWatch struct {
-	clock    clock
-	debounce time.Duration
-	due      chan struct{} // a pass is due; one deep
-
-	mu      sync.Mutex
-	pending timer
-}
-
-// poke asks for a pass once nothing has poked for debounce.
-func (dw *dirWatch) poke() {
-	dw.mu.Lock()
-	defer dw.mu.Unlock()
-	if dw.pending != nil {
-		dw.pending.Stop()
-	}
-	dw.pending = dw.clock.AfterFunc(dw.debounce, dw.now)
-}
-
-// now asks for a pass at once.
-func (dw *dirWatch) now() {
-	select {
-	case dw.due <- struct{}{}:
-	default: // one is due already
-	}
-}
-
-// stop cancels a pending pass.
-func (dw *dirWatch) stop() {
-	dw.mu.Lock()
-	defer dw.mu.Unlock()
-	if dw.pending != nil {
-		dw.pending.Stop()
-	}
+	return now, nil
 }

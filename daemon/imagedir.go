@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/containerd/containerd/archive/compression"
@@ -49,9 +48,9 @@ func imageArchive(name string) bool {
 // imageDir remembers which archives were imported, by size and
 // modification time, so that a pass imports only what is new or changed.
 // A start imports everything again, as k3s does: containerd keeps the
-// content, so that costs one read of each archive.
+// content, so that costs one read of each archive. Only the directory's
+// passes use it, and they never overlap (watchDir).
 type imageDir struct {
-	mu   sync.Mutex
 	seen map[string]fileStamp
 }
 
@@ -66,8 +65,6 @@ func (d *Daemon) syncImages(dir *imageDir) error {
 	if err != nil {
 		return fmt.Errorf("reading the image directory: %w", err)
 	}
-	dir.mu.Lock()
-	defer dir.mu.Unlock()
 	imported := 0
 	var errs []error
 	for _, e := range entries {
