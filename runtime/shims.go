@@ -50,13 +50,16 @@ func (c *Client) leakedShims(ctx context.Context) ([]Shim, error) {
 			candidates = append(candidates, s)
 		}
 	}
+	// One grace for all of them: a doctor run waits a second at most.
+	grace, cancel := context.WithTimeout(ctx, shimExitGrace)
+	defer cancel()
 	var out []Shim
 	for _, s := range candidates {
-		if !exitsWithin(s.PID, shimExitGrace) {
+		if proc.WaitExit(grace, s.PID) != nil {
 			out = append(out, s)
 		}
 	}
-	return out, nil
+	return out, ctx.Err()
 }
 
 // servesTask reports whether container id has a task, under the lock of
@@ -72,14 +75,6 @@ func (c *Client) servesTask(ctx context.Context, id string) (bool, error) {
 		return false, fmt.Errorf("looking for the task of container %q: %w", id, err)
 	}
 	return false, nil
-}
-
-// exitsWithin reports whether process pid exits (or is gone already)
-// within d.
-func exitsWithin(pid int, d time.Duration) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	return proc.WaitExit(ctx, pid) == nil
 }
 
 // ListShims lists the containerd shims started for containerd at address
