@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -16,7 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/setlet/setlet/dns"
 	"github.com/setlet/setlet/storage"
@@ -387,22 +387,19 @@ func (c *stateCollector) collectPods(ch chan<- prometheus.Metric) {
 		counts[podCount{s.Namespace, s.Name, string(corev1.PodRunning), "true"}] += 0
 	}
 	for _, pod := range pods {
-		ref := metav1.GetControllerOf(pod)
-		if ref == nil {
+		set := controllerOf(pod)
+		if set == "" {
 			continue // not a set's: setlet makes none
 		}
 		phase := string(pod.Status.Phase)
 		if phase == "" {
 			phase = string(corev1.PodUnknown)
 		}
-		ready := "false"
-		if cond := readyCondition(pod); cond != nil && cond.Status == corev1.ConditionTrue {
-			ready = "true"
-		}
-		counts[podCount{pod.Namespace, ref.Name, phase, ready}]++
+		ready := strconv.FormatBool(podReady(pod.Status))
+		counts[podCount{pod.Namespace, set, phase, ready}]++
 		for _, cs := range pod.Status.ContainerStatuses {
 			ch <- prometheus.MustNewConstMetric(c.restarts, prometheus.CounterValue, float64(cs.RestartCount),
-				pod.Namespace, ref.Name, pod.Name, cs.Name)
+				pod.Namespace, set, pod.Name, cs.Name)
 		}
 	}
 	for k, n := range counts {

@@ -5,8 +5,6 @@ import (
 	"net"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-
 	"github.com/setlet/setlet/configs"
 	"github.com/setlet/setlet/daemon/api"
 )
@@ -71,10 +69,8 @@ func (d *Daemon) status(ctx context.Context) (api.Status, error) {
 			phase = "Terminating"
 		}
 		st.Pods[phase]++
-		for _, c := range p.Status.Conditions {
-			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-				st.ReadyPods++
-			}
+		if podReady(p.Status) {
+			st.ReadyPods++
 		}
 	}
 	vols, err := d.store.Volumes()
