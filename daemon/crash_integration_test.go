@@ -132,7 +132,7 @@ func TestStartWaitsForLeftPlugins(t *testing.T) {
 	var plugin *exec.Cmd
 	exitedAt := make(chan struct{})
 	h := startBareDaemon(t, func(cfg *configs.DaemonConfig) {
-		plugin = exec.Command("sleep", "0.5")
+		plugin = exec.Command("sleep", "3") // longer than the daemon takes to start
 		plugin.Env = append(os.Environ(), "CNI_COMMAND=DEL", "CNI_CONTAINERID=uid", "CNI_IFNAME=eth0",
 			"CNI_NETNS="+filepath.Join(cfg.RunDir, "netns", "web-0"))
 		if err := plugin.Start(); err != nil {

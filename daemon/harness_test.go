@@ -114,7 +114,9 @@ func (h *harness) stop() {
 		for _, s := range sets {
 			_ = h.client.DeleteStatefulSet(ctx, s.Namespace, s.Name, true)
 		}
-		h.waitPods(ctx, "", func(pods map[string]*corev1.Pod) bool { return len(pods) == 0 })
+		if _, err := h.awaitPods(ctx, "", func(pods map[string]*corev1.Pod) bool { return len(pods) == 0 }); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
 	}
 	h.cancel()
 	select {
@@ -193,6 +195,16 @@ func (h *harness) apply(manifest string) {
 // returns every watch event seen, in order.
 func (h *harness) waitPods(ctx context.Context, ns string, cond func(map[string]*corev1.Pod) bool) []podEvent {
 	h.t.Helper()
+	seen, err := h.awaitPods(ctx, ns, cond)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return seen
+}
+
+// awaitPods is waitPods returning its failure, for stop, which must go on
+// to stop the daemon and clean up.
+func (h *harness) awaitPods(ctx context.Context, ns string, cond func(map[string]*corev1.Pod) bool) ([]podEvent, error) {
 	var seen []podEvent
 	pods := map[string]*corev1.Pod{}
 	listed := false // the initial events are all in: cond may be asked
@@ -224,7 +236,7 @@ func (h *harness) waitPods(ctx context.Context, ns string, cond func(map[string]
 		return nil
 	})
 	if err == errDone {
-		return seen
+		return seen, nil
 	}
 	if err == nil {
 		err = ctx.Err()
@@ -233,8 +245,7 @@ func (h *harness) waitPods(ctx context.Context, ns string, cond func(map[string]
 	for name, p := range pods {
 		names = append(names, fmt.Sprintf("%s(%s ready=%v restarts=%d deleting=%v)", name, p.Status.Phase, isReady(p), restarts(p), p.DeletionTimestamp != nil))
 	}
-	h.t.Fatalf("waiting for pods: %v; pods now: %v", err, names)
-	return nil
+	return seen, fmt.Errorf("waiting for pods: %w; pods now: %v", err, names)
 }
 
 // podEvent is one event of a pod watch.

@@ -209,40 +209,42 @@ func (e *env) waitPods(ctx context.Context, cond func([]corev1.Pod) bool) {
 }
 
 // awaitPods is waitPods returning its failure, for cleanup, which must go
-// on to stop the daemon.
+// on to stop the daemon. The watch starts with the pods as they are and a
+// bookmark once they are all in: cond is asked from then on.
 func (e *env) awaitPods(ctx context.Context, cond func([]corev1.Pod) bool) error {
-	list, err := e.client.Pods(ctx, "default")
-	if err != nil {
-		return fmt.Errorf("listing pods: %w", err)
-	}
-	if cond(list) {
-		return nil
-	}
 	pods := map[string]corev1.Pod{}
-	for _, p := range list {
-		pods[p.Name] = p
+	listed := false
+	now := func() []corev1.Pod {
+		out := make([]corev1.Pod, 0, len(pods))
+		for _, p := range pods {
+			out = append(out, p)
+		}
+		return out
 	}
 	done := fmt.Errorf("done")
-	err = e.client.Watch(ctx, "pods", "default", func(ev api.RawWatchEvent) error {
-		var p corev1.Pod
-		if err := json.Unmarshal(ev.Object, &p); err != nil {
-			return err
-		}
-		if ev.Type == "DELETED" {
-			delete(pods, p.Name)
+	err := e.client.WatchBookmarked(ctx, "pods", "default", func(ev api.RawWatchEvent) error {
+		if ev.Type == api.Bookmark {
+			listed = true
 		} else {
-			pods[p.Name] = p
+			var p corev1.Pod
+			if err := json.Unmarshal(ev.Object, &p); err != nil {
+				return err
+			}
+			if ev.Type == "DELETED" {
+				delete(pods, p.Name)
+			} else {
+				pods[p.Name] = p
+			}
 		}
-		now := make([]corev1.Pod, 0, len(pods))
-		for _, p := range pods {
-			now = append(now, p)
-		}
-		if cond(now) {
+		if listed && cond(now()) {
 			return done
 		}
 		return nil
 	})
 	if err != done {
+		if err == nil {
+			err = ctx.Err()
+		}
 		return fmt.Errorf("waiting for pods: %v (%d pods)", err, len(pods))
 	}
 	return nil
