@@ -113,26 +113,19 @@ func Run(ctx context.Context, cfg configs.DaemonConfig, log *slog.Logger, opts .
 			return err
 		}
 	}
-	store, err := storage.Open(filepath.Join(cfg.DataDir, "state.db"), storage.WithVolumeDir(filepath.Join(cfg.DataDir, "volumes")))
+	store, err := storage.Open(stateFile(cfg), storage.WithVolumeDir(volumeDir(cfg)))
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 
-	rt, err := runtime.New(ctx, cfg.Containerd,
-		runtime.WithNamespace(cfg.ContainerdNamespace),
-		runtime.WithInstance(instanceID(cfg.DataDir)),
-		runtime.WithFIFODir(filepath.Join(cfg.RunDir, "fifo")),
-		runtime.WithLogger(log.With("component", "runtime")))
+	rt, err := runtime.New(ctx, cfg.Containerd, append(runtimeOpts(cfg), runtime.WithLogger(log.With("component", "runtime")))...)
 	if err != nil {
 		return err
 	}
 	defer rt.Close()
 
-	pnet, err := network.New(network.Config{
-		Bridge: cfg.Bridge, Subnet: cfg.Subnet, BinDirs: cfg.CNIBinDirs, ConfDir: cfg.CNIConfDir,
-		NetnsDir: filepath.Join(cfg.RunDir, "netns"), DataDir: filepath.Join(cfg.DataDir, "cni"),
-	}, log.With("component", "network"))
+	pnet, err := network.New(networkConfig(cfg), log.With("component", "network"))
 	if err != nil {
 		return err
 	}
@@ -298,6 +291,28 @@ func Run(ctx context.Context, cfg configs.DaemonConfig, log *slog.Logger, opts .
 		runErr = nil
 	}
 	return runErr
+}
+
+// The parts of the daemon cfg configures, as Run opens them and Doctor
+// opens them again while no daemon runs.
+
+func stateFile(cfg configs.DaemonConfig) string { return filepath.Join(cfg.DataDir, "state.db") }
+
+func volumeDir(cfg configs.DaemonConfig) string { return filepath.Join(cfg.DataDir, "volumes") }
+
+func runtimeOpts(cfg configs.DaemonConfig) []runtime.Opt {
+	return []runtime.Opt{
+		runtime.WithNamespace(cfg.ContainerdNamespace),
+		runtime.WithInstance(instanceID(cfg.DataDir)),
+		runtime.WithFIFODir(filepath.Join(cfg.RunDir, "fifo")),
+	}
+}
+
+func networkConfig(cfg configs.DaemonConfig) network.Config {
+	return network.Config{
+		Bridge: cfg.Bridge, Subnet: cfg.Subnet, BinDirs: cfg.CNIBinDirs, ConfDir: cfg.CNIConfDir,
+		NetnsDir: filepath.Join(cfg.RunDir, "netns"), DataDir: filepath.Join(cfg.DataDir, "cni"),
+	}
 }
 
 // quiet calls fn once nothing has poked it for after: each poke

@@ -232,7 +232,7 @@ func (d *doctor) readVolumeDirs(v *stateView) error {
 
 // handleDoctor answers GET /v1/doctor.
 func (d *Daemon) handleDoctor(w http.ResponseWriter, r *http.Request) {
-	doc := &doctor{store: d.store, rt: d.rt, net: d.net, netnsDir: filepath.Join(d.cfg.RunDir, "netns")}
+	doc := &doctor{store: d.store, rt: d.rt, net: d.net, netnsDir: networkConfig(d.cfg).NetnsDir}
 	report, err := doc.run(r.Context())
 	if err != nil {
 		writeError(w, err)
@@ -249,28 +249,24 @@ func (d *Daemon) handleDoctor(w http.ResponseWriter, r *http.Request) {
 // errdefs.ErrNotFound error. Tests call it after stopping a daemon.
 func Doctor(ctx context.Context, cfg configs.DaemonConfig) (api.DoctorReport, error) {
 	cfg.Complete()
-	path := filepath.Join(cfg.DataDir, "state.db")
+	path := stateFile(cfg)
 	if _, err := os.Stat(path); err != nil {
 		return api.DoctorReport{}, fmt.Errorf("doctor: state file %s: %w", path, errdefs.ErrNotFound)
 	}
-	store, err := storage.Open(path, storage.WithVolumeDir(filepath.Join(cfg.DataDir, "volumes")), storage.WithLockTimeout(time.Second))
+	store, err := storage.Open(path, storage.WithVolumeDir(volumeDir(cfg)), storage.WithLockTimeout(time.Second))
 	if err != nil {
 		return api.DoctorReport{}, fmt.Errorf("doctor: %w", err)
 	}
 	defer store.Close()
-	rt, err := runtime.New(ctx, cfg.Containerd, runtime.WithNamespace(cfg.ContainerdNamespace),
-		runtime.WithInstance(instanceID(cfg.DataDir)), runtime.WithFIFODir(filepath.Join(cfg.RunDir, "fifo")))
+	rt, err := runtime.New(ctx, cfg.Containerd, runtimeOpts(cfg)...)
 	if err != nil {
 		return api.DoctorReport{}, fmt.Errorf("doctor: %w", err)
 	}
 	defer rt.Close()
-	netnsDir := filepath.Join(cfg.RunDir, "netns")
-	pnet, err := network.New(network.Config{
-		Bridge: cfg.Bridge, Subnet: cfg.Subnet, BinDirs: cfg.CNIBinDirs, ConfDir: cfg.CNIConfDir,
-		NetnsDir: netnsDir, DataDir: filepath.Join(cfg.DataDir, "cni"),
-	}, nil)
+	netCfg := networkConfig(cfg)
+	pnet, err := network.New(netCfg, nil)
 	if err != nil {
 		return api.DoctorReport{}, fmt.Errorf("doctor: %w", err)
 	}
-	return (&doctor{store: store, rt: rt, net: pnet, netnsDir: netnsDir}).run(ctx)
+	return (&doctor{store: store, rt: rt, net: pnet, netnsDir: netCfg.NetnsDir}).run(ctx)
 }
