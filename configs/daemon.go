@@ -84,6 +84,10 @@ type DaemonConfig struct {
 // directory (or the image directory) off.
 const NoManifestDir = "none"
 
+// DirOn reports whether dir, a ManifestDir or ImageDir, names a directory
+// to watch: it is neither NoManifestDir nor empty.
+func DirOn(dir string) bool { return dir != NoManifestDir && dir != "" }
+
 // Duration is a time.Duration written as a Go duration string ("5s") in
 // the config file.
 type Duration struct{ time.Duration }
@@ -169,10 +173,10 @@ func (c DaemonConfig) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: %q must be an absolute path", p.name, p.value))
 		}
 	}
-	if c.ManifestDir != "" && c.ManifestDir != NoManifestDir && !filepath.IsAbs(c.ManifestDir) {
+	if DirOn(c.ManifestDir) && !filepath.IsAbs(c.ManifestDir) {
 		errs = append(errs, fmt.Errorf("manifestDir: %q must be an absolute path or none", c.ManifestDir))
 	}
-	if c.ImageDir != "" && c.ImageDir != NoManifestDir && !filepath.IsAbs(c.ImageDir) && filepath.IsAbs(c.DataDir) { // else dataDir says it
+	if DirOn(c.ImageDir) && !filepath.IsAbs(c.ImageDir) && filepath.IsAbs(c.DataDir) { // else dataDir says it
 		errs = append(errs, fmt.Errorf("imageDir: %q must be an absolute path or none", c.ImageDir))
 	}
 	if c.CNIConfDir != "" && !filepath.IsAbs(c.CNIConfDir) {

@@ -171,3 +171,11 @@ func TestMetricsListen(t *testing.T) {
 		})
 	}
 }
+
+func TestDirOn(t *testing.T) {
+	for dir, want := range map[string]bool{"/etc/setlet/manifests": true, "none": false, "": false} {
+		if got := configs.DirOn(dir); got != want {
+			t.Errorf("DirOn(%q) = %v, want %v", dir, got, want)
+		}
+	}
+}

@@ -202,14 +202,14 @@ func Run(ctx context.Context, cfg configs.DaemonConfig, log *slog.Logger, opts .
 		return fmt.Errorf("loading DNS records: %w", err)
 	}
 	// Images first: the manifests' pods may need them.
-	if cfg.ImageDir != configs.NoManifestDir && cfg.ImageDir != "" {
+	if configs.DirOn(cfg.ImageDir) {
 		dir := &imageDir{seen: map[string]fileStamp{}}
 		if _, err := d.watchDir(ctx, "image directory", cfg.ImageDir, imageArchive, imageDebounce, func() error { return d.syncImages(dir) }); err != nil {
 			return err
 		}
 	}
 	rescan := func() {}
-	if cfg.ManifestDir != configs.NoManifestDir && cfg.ManifestDir != "" {
+	if configs.DirOn(cfg.ManifestDir) {
 		if rescan, err = d.watchManifests(ctx); err != nil {
 			return err
 		}

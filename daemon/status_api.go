@@ -39,7 +39,7 @@ func (d *Daemon) status(ctx context.Context) (api.Status, error) {
 		}
 		cancel()
 	}
-	if dir := d.cfg.ManifestDir; dir != configs.NoManifestDir {
+	if dir := d.cfg.ManifestDir; configs.DirOn(dir) {
 		st.ManifestDir = dir
 		ms, err := d.store.Manifests()
 		if err != nil {
@@ -51,7 +51,7 @@ func (d *Daemon) status(ctx context.Context) (api.Status, error) {
 			}
 		}
 	}
-	if dir := d.cfg.ImageDir; dir != configs.NoManifestDir {
+	if dir := d.cfg.ImageDir; configs.DirOn(dir) {
 		st.ImageDir = dir
 	}
 	sets, err := d.store.StatefulSets()
