@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -137,11 +138,25 @@ func (e *env) log() string {
 	return string(b)
 }
 
-// kill kills the daemon with SIGKILL, as a crash would.
+// kill kills the daemon with SIGKILL, as a crash would, failing the test
+// if it had already exited by itself.
 func (e *env) kill() {
 	e.t.Helper()
+	if err := e.killDaemon(); err != nil {
+		e.t.Errorf("%v\n%s", err, e.log())
+	}
+}
+
+// killDaemon kills the daemon with SIGKILL and waits for it to go; it
+// returns an error when the daemon had exited by itself first.
+func (e *env) killDaemon() error {
 	_ = e.daemon.Process.Signal(syscall.SIGKILL)
 	<-e.exited
+	var ee *exec.ExitError
+	if !errors.As(e.exitErr, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		return fmt.Errorf("the daemon exited by itself before the kill: %v", e.exitErr)
+	}
+	return nil
 }
 
 // cleanup deletes every set, waits for the pods to go, stops the daemon
@@ -161,7 +176,7 @@ func (e *env) cleanup() {
 	select {
 	case <-e.exited:
 	case <-time.After(30 * time.Second):
-		e.kill()
+		_ = e.killDaemon() // stuck after SIGTERM, or just gone: either way it is gone now
 	}
 	if link, err := netlink.LinkByName(e.bridge); err == nil {
 		_ = netlink.LinkDel(link)
@@ -250,20 +265,15 @@ func (e *env) awaitPods(ctx context.Context, cond func([]corev1.Pod) bool) error
 	return nil
 }
 
-// readyPods says n pods exist and all are Running and Ready.
+// readyPods says n pods exist and all are Running and Ready, none of them
+// being deleted.
 func readyPods(n int) func([]corev1.Pod) bool {
 	return func(pods []corev1.Pod) bool {
 		if len(pods) != n {
 			return false
 		}
 		for _, p := range pods {
-			ready := false
-			for _, c := range p.Status.Conditions {
-				if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-					ready = true
-				}
-			}
-			if !ready || p.DeletionTimestamp != nil {
+			if !isReady(p) || p.Status.Phase != corev1.PodRunning || p.DeletionTimestamp != nil {
 				return false
 			}
 		}

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -486,13 +485,8 @@ func (f *faults) stateAtKill(want faultSpec) (string, bool) {
 // already exited by itself.
 func (f *faults) kill() {
 	f.t.Helper()
-	e := f.e
-	_ = e.daemon.Process.Signal(syscall.SIGKILL)
-	<-e.exited
-	err := e.exitErr
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-		f.fail("daemon", fmt.Sprintf("the daemon exited by itself before the kill: %v", err))
+	if err := f.e.killDaemon(); err != nil {
+		f.fail("daemon", err.Error())
 	}
 }
 

@@ -46,6 +46,15 @@ func BenchmarkDaemonRestart100(b *testing.B) {
 				}
 			}
 		}
+		pods, err := e.client.Pods(context.Background(), "default")
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, p := range pods {
+			if cs := p.Status.ContainerStatuses; len(cs) != 1 || cs[0].RestartCount != 0 {
+				b.Fatalf("%s after the restart: container statuses %+v, want one never restarted", p.Name, cs)
+			}
+		}
 		b.StartTimer()
 	}
 	b.ReportMetric(total.Seconds()/float64(b.N), "s/restart")
