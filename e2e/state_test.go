@@ -16,6 +16,7 @@ import (
 	"github.com/containerd/containerd/namespaces"
 	"github.com/containerd/containerd/snapshots"
 	"github.com/containerd/errdefs"
+	"github.com/moby/sys/mountinfo"
 )
 
 // What a daemon leaves in containerd, the network and its directories, as
@@ -186,14 +187,14 @@ func (e *env) holdings() []holding {
 // netnsMounts lists the mount points under dir.
 func netnsMounts(t testing.TB, dir string) []string {
 	t.Helper()
-	info, err := os.ReadFile("/proc/self/mountinfo")
+	infos, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var mounts []string
-	for _, line := range strings.Split(string(info), "\n") {
-		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
-			mounts = append(mounts, f[4])
+	for _, m := range infos {
+		if m.Mountpoint != dir {
+			mounts = append(mounts, m.Mountpoint)
 		}
 	}
 	return mounts

@@ -1,8 +1,6 @@
 package network
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,8 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
+
+	"github.com/moby/sys/mountinfo"
 )
 
 // What the Manager has on the host, for an operator's check (setlet
@@ -87,50 +86,18 @@ func (m *Manager) NetnsMounts() ([]string, error) {
 	if real, err := filepath.EvalSymlinks(dir); err == nil {
 		dir = real // the mount table names resolved paths
 	}
-	data, err := os.ReadFile("/proc/self/mountinfo")
+	mounts, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dir))
 	if err != nil {
 		return nil, fmt.Errorf("reading the mount table: %w", err)
 	}
 	var out []string
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		// "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw": the fifth field is the mount point.
-		f := strings.Fields(sc.Text())
-		if len(f) < 5 {
-			continue
+	for _, mnt := range mounts {
+		if rel, err := filepath.Rel(dir, mnt.Mountpoint); err == nil && rel != "." {
+			out = append(out, rel)
 		}
-		rel, err := filepath.Rel(dir, unescapeMountPath(f[4]))
-		if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, "../") {
-			continue
-		}
-		out = append(out, rel)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading the mount table: %w", err)
 	}
 	slices.Sort(out)
 	return out, nil
-}
-
-// unescapeMountPath undoes the octal escapes (\040 for a space) of a path
-// in /proc/self/mountinfo.
-func unescapeMountPath(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // Allocation is one IP that host-local has allocated in the network.
