@@ -3,7 +3,6 @@ package daemon_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +14,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/setlet/setlet/configs"
-	"github.com/setlet/setlet/daemon"
 	"github.com/setlet/setlet/storage"
 )
 
@@ -51,18 +49,7 @@ func (h *harness) restartWith(edit func(*storage.Store) error) {
 	if err != nil {
 		t.Fatalf("editing the state file: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	h.cancel = cancel
-	ready := make(chan struct{})
-	logger := slog.New(slog.NewTextHandler(h.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	go func() { h.done <- daemon.Run(ctx, h.cfg, logger, daemon.WithReady(func() { close(ready) })) }()
-	select {
-	case <-ready:
-	case err := <-h.done:
-		t.Fatalf("daemon did not start again: %v\n%s", err, h.log.String())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("daemon not ready again after 30s\n%s", h.log.String())
-	}
+	h.run()
 }
 
 // TestSetDeletedBeforeACrash: a set whose deletion the state file holds,

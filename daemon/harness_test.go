@@ -87,11 +87,21 @@ func startBareDaemon(t *testing.T, tweak func(*configs.DaemonConfig)) *harness {
 	cfg.Complete()
 
 	h := &harness{t: t, cfg: cfg, client: api.NewClient(cfg.Socket), done: make(chan error, 1), log: &syncBuffer{}}
+	h.run()
+	t.Cleanup(h.stop)
+	return h
+}
+
+// run starts the daemon of h.cfg in this process and waits until it is
+// ready.
+func (h *harness) run() {
+	t := h.t
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	ready := make(chan struct{})
 	logger := slog.New(slog.NewTextHandler(h.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	go func() { h.done <- daemon.Run(ctx, cfg, logger, daemon.WithReady(func() { close(ready) })) }()
+	go func() { h.done <- daemon.Run(ctx, h.cfg, logger, daemon.WithReady(func() { close(ready) })) }()
 	select {
 	case <-ready:
 	case err := <-h.done:
@@ -99,8 +109,6 @@ func startBareDaemon(t *testing.T, tweak func(*configs.DaemonConfig)) *harness {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("daemon not ready after 30s\n%s", h.log.String())
 	}
-	t.Cleanup(h.stop)
-	return h
 }
 
 // stop deletes every set, waits for their pods to be gone, stops the

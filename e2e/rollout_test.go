@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -440,8 +441,8 @@ func (e *env) checkNothingLeft(pods map[string]corev1.Pod, running map[string]ui
 	sort.Strings(ips)
 	want := func(what string, got, want []string) {
 		t.Helper()
-		sort.Strings(got)
-		if strings.Join(got, " ") != strings.Join(want, " ") {
+		got, want = slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want))
+		if !slices.Equal(got, want) {
 			t.Errorf("%s at the end: %v, want %v", what, got, want)
 		}
 	}
