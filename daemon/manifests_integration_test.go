@@ -58,11 +58,15 @@ func TestManifestDirectory(t *testing.T) {
 	if err := h.client.DeleteStatefulSet(ctx, "default", "web", false); !errdefs.IsConflict(err) {
 		t.Errorf("delete of the file's set: %v, want a conflict", err)
 	}
-	if _, err := h.client.Apply(ctx, api.ApplyRequest{Sources: []api.Source{{Name: "cli.yaml", Data: []byte(webSet("web", 2, ""))}}, Force: true}); err != nil {
+	if _, err := h.client.Apply(ctx, api.ApplyRequest{Sources: []api.Source{{Name: "cli.yaml", Data: []byte(webSet("web", 1, ""))}}, Force: true}); err != nil {
 		t.Errorf("forced CLI apply: %v", err)
 	}
+	h.waitPods(timeout(t, 60*time.Second), "default", func(pods map[string]*corev1.Pod) bool {
+		return len(pods) == 1 && pods["web-0"] != nil
+	})
 
-	// A new version: 3 replicas, and no Service any more, which goes.
+	// A new version, which wins over the forced change: 3 replicas, and
+	// no Service any more, which goes.
 	set := webSet("web", 3, "")
 	set = set[strings.Index(set, "---\n")+4:]
 	write(set)
