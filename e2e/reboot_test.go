@@ -81,13 +81,10 @@ func (e *env) flushRules() {
 		}
 		return string(out)
 	}
-	// `-A POSTROUTING -s IP/32 -m comment --comment "name: \"NETWORK\" id: \"ID\"" -j CNI-...`
-	re := regexp.MustCompile(`(?m)^-A POSTROUTING -s (\S+) -m comment --comment "name: \\"(setlet-` +
-		regexp.QuoteMeta(e.bridge) + `)\\" id: \\"([^\\"]+)\\"" -j (CNI-\S+)$`)
-	for _, m := range re.FindAllStringSubmatch(iptables("-S", "POSTROUTING"), -1) {
-		iptables("-D", "POSTROUTING", "-s", m[1], "-m", "comment", "--comment", fmt.Sprintf("name: %q id: %q", m[2], m[3]), "-j", m[4])
-		iptables("-F", m[4])
-		iptables("-X", m[4])
+	for _, r := range e.masqRules() {
+		iptables("-D", "POSTROUTING", "-s", r.source, "-m", "comment", "--comment", fmt.Sprintf("name: %q id: %q", r.network, r.id), "-j", r.chain)
+		iptables("-F", r.chain)
+		iptables("-X", r.chain)
 	}
 }
 

@@ -171,15 +171,29 @@ func (e *env) holdings() []holding {
 	for _, name := range e.names(filepath.Join("data", "cni", "cache", "results")) {
 		out = append(out, holding{kindCNIResult, name, strings.TrimSuffix(strings.TrimPrefix(name, "setlet-"+e.bridge+"-"), "-eth0")})
 	}
-	rules, err := exec.Command("iptables", "-t", "nat", "-S", "POSTROUTING").Output()
+	for _, r := range e.masqRules() {
+		out = append(out, holding{kindRule, r.source, r.id})
+	}
+	return out
+}
+
+// masqRule is the bridge plugin's masquerade rule for one attachment of
+// the env's network: `-A POSTROUTING -s IP/32 -m comment --comment
+// "name: \"NETWORK\" id: \"ID\"" -j CNI-...`.
+type masqRule struct{ source, network, id, chain string }
+
+// masqRules lists the masquerade rules of the env's network.
+func (e *env) masqRules() []masqRule {
+	e.t.Helper()
+	rules, err := exec.Command("iptables", "-w", "-t", "nat", "-S", "POSTROUTING").Output()
 	if err != nil {
 		e.t.Fatalf("iptables -t nat -S POSTROUTING: %v", err)
 	}
-	// The bridge plugin's rule for an attachment: `-A POSTROUTING -s IP/32 -m
-	// comment --comment "name: \"NETWORK\" id: \"ID\"" -j CNI-...`.
-	re := regexp.MustCompile(`-s (\S+) .*name: \\"setlet-` + regexp.QuoteMeta(e.bridge) + `\\" id: \\"([^\\"]+)\\"`)
+	re := regexp.MustCompile(`(?m)^-A POSTROUTING -s (\S+) -m comment --comment "name: \\"(setlet-` +
+		regexp.QuoteMeta(e.bridge) + `)\\" id: \\"([^\\"]+)\\"" -j (CNI-\S+)$`)
+	var out []masqRule
 	for _, m := range re.FindAllStringSubmatch(string(rules), -1) {
-		out = append(out, holding{kindRule, m[1], m[2]})
+		out = append(out, masqRule{source: m[1], network: m[2], id: m[3], chain: m[4]})
 	}
 	return out
 }
