@@ -181,6 +181,14 @@ func NewPrivateContainerd(t testing.TB) *PrivateContainerd {
 	}
 	p := &PrivateContainerd{t: t, dir: dir}
 	t.Cleanup(func() {
+		if p.cmd == nil {
+			// Left stopped by the test: start it again, or the shims of its
+			// containers would outlive it.
+			var err error
+			if p.Address, p.cmd, p.exited, err = launchContainerd(p.dir); err != nil {
+				t.Errorf("starting the private containerd again to clean up: %v", err)
+			}
+		}
 		if p.cmd != nil {
 			if err := removeAllContainers(p.Address); err != nil {
 				t.Errorf("removing the private containerd's containers: %v", err)
