@@ -3,9 +3,12 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
+
+	"sigs.k8s.io/yaml"
 
 	"github.com/setlet/setlet/daemon/api"
 )
@@ -67,5 +70,48 @@ volumes      3
 				t.Errorf("printed\n%s\nwant\n%s", out.String(), tc.want)
 			}
 		})
+	}
+}
+
+// TestRunStatusExit: either cause alone makes status exit 1, whatever the
+// output format, and json and yaml print the status as the API gives it.
+func TestRunStatusExit(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	healthy := api.Status{Version: "v1.0.0", Containerd: api.ContainerdStatus{Up: true}, Sets: 2}
+	containerdDown := healthy
+	containerdDown.Containerd.Up = false
+	refused := healthy
+	refused.ManifestErrors = 1
+	for _, tc := range []struct {
+		name string
+		st   api.Status
+		exit bool
+	}{
+		{"healthy", healthy, false},
+		{"containerd down only", containerdDown, true},
+		{"a refused manifest only", refused, true},
+	} {
+		for _, output := range []string{"", "json", "yaml"} {
+			t.Run(tc.name+"/"+output, func(t *testing.T) {
+				var out bytes.Buffer
+				err := runStatus(context.Background(), fakeStatus{tc.st}, output, now, &out)
+				var exit *exitError
+				if got := errors.As(err, &exit) && exit.code == 1; got != tc.exit || (err != nil && !got) {
+					t.Errorf("error %v, want exit 1: %v", err, tc.exit)
+				}
+				var back api.Status
+				switch output {
+				case "json":
+					err = json.Unmarshal(out.Bytes(), &back)
+				case "yaml":
+					err = yaml.Unmarshal(out.Bytes(), &back)
+				default:
+					return
+				}
+				if err != nil || back.Sets != 2 || back.Containerd.Up != tc.st.Containerd.Up || back.ManifestErrors != tc.st.ManifestErrors {
+					t.Errorf("%s output %q read back as %+v, %v", output, out.String(), back, err)
+				}
+			})
+		}
 	}
 }
