@@ -6,8 +6,6 @@ import (
 	"io"
 	"strconv"
 
-	"sigs.k8s.io/yaml"
-
 	"github.com/setlet/setlet/daemon/api"
 )
 
@@ -33,15 +31,7 @@ func runGetDNS(ctx context.Context, client dnsClient, name, output string, stdou
 	if err != nil {
 		return err
 	}
-	switch output {
-	case outputJSON:
-		return writeJSON(stdout, recs)
-	case outputYAML:
-		b, err := yaml.Marshal(recs)
-		if err != nil {
-			return fmt.Errorf("writing YAML: %w", err)
-		}
-		_, err = stdout.Write(b)
+	if done, err := writeEncoded(stdout, output, recs); done {
 		return err
 	}
 	if len(recs) == 0 {

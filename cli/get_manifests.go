@@ -10,7 +10,6 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/setlet/setlet/daemon/api"
 )
@@ -37,15 +36,7 @@ func runGetManifests(ctx context.Context, client manifestsClient, output string,
 	if err != nil {
 		return err
 	}
-	switch output {
-	case outputJSON:
-		return writeJSON(stdout, ms)
-	case outputYAML:
-		b, err := yaml.Marshal(ms)
-		if err != nil {
-			return fmt.Errorf("writing YAML: %w", err)
-		}
-		_, err = stdout.Write(b)
+	if done, err := writeEncoded(stdout, output, ms); done {
 		return err
 	}
 	if len(ms) == 0 {

@@ -196,18 +196,28 @@ func (p *objectPrinter) row(obj object, now time.Time) {
 // encode writes v as kubectl does: JSON indented by four spaces, or YAML.
 func (p *objectPrinter) encode(v any) error {
 	p.printed++
-	if p.format == outputYAML {
+	if p.format == outputYAML && p.printed > 1 {
+		io.WriteString(p.out, "---\n")
+	}
+	_, err := writeEncoded(p.out, p.format, v)
+	return err
+}
+
+// writeEncoded writes v as JSON (writeJSON) or YAML when format is one of
+// them, and reports whether it was: any other format is the caller's.
+func writeEncoded(w io.Writer, format string, v any) (bool, error) {
+	switch format {
+	case outputJSON:
+		return true, writeJSON(w, v)
+	case outputYAML:
 		b, err := yaml.Marshal(v)
 		if err != nil {
-			return fmt.Errorf("writing YAML: %w", err)
+			return true, fmt.Errorf("writing YAML: %w", err)
 		}
-		if p.printed > 1 {
-			io.WriteString(p.out, "---\n")
-		}
-		_, err = p.out.Write(b)
-		return err
+		_, err = w.Write(b)
+		return true, err
 	}
-	return writeJSON(p.out, v)
+	return false, nil
 }
 
 // writeJSON writes v as indented JSON (four spaces, as kubectl), ending

@@ -10,7 +10,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 	"k8s.io/apimachinery/pkg/util/duration"
-	"sigs.k8s.io/yaml"
 
 	"github.com/setlet/setlet/daemon/api"
 )
@@ -50,15 +49,9 @@ func runStatus(ctx context.Context, client statusClient, output string, now time
 	if err != nil {
 		return err
 	}
-	switch output {
-	case outputJSON:
-		err = writeJSON(stdout, st)
-	case outputYAML:
-		var b []byte
-		if b, err = yaml.Marshal(st); err == nil {
-			_, err = stdout.Write(b)
-		}
-	default:
+	if done, werr := writeEncoded(stdout, output, st); done {
+		err = werr
+	} else {
 		err = printStatus(stdout, st, now)
 	}
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
-	"sigs.k8s.io/yaml"
 
 	"github.com/setlet/setlet/daemon/api"
 )
@@ -60,20 +59,9 @@ func runVersion(ctx context.Context, client *api.Client, opts versionOptions, st
 			out.Daemon = &info
 		}
 	}
-	switch opts.Output {
-	case outputJSON:
-		if err := writeJSON(stdout, out); err != nil {
-			return err
-		}
-	case outputYAML:
-		b, err := yaml.Marshal(out)
-		if err != nil {
-			return err
-		}
-		if _, err := stdout.Write(b); err != nil {
-			return err
-		}
-	default:
+	if done, err := writeEncoded(stdout, opts.Output, out); err != nil {
+		return err
+	} else if !done {
 		printVersion(stdout, out)
 	}
 	return daemonErr
