@@ -58,6 +58,18 @@ func TestDaemonConfig(t *testing.T) {
 				"dnsTTL: \"1.5s\" must be a whole number of seconds, at least 1s"},
 		{"a DNS TTL is a duration string", "dnsTTL: 5\n", nil, `a duration must be a string such as "5s"`},
 		{"subnets are IPv4", "subnet: fd00::/64\n", nil, `subnet: "fd00::/64" must be an IPv4 CIDR such as 10.88.0.0/16`},
+		{"the image directory follows the data directory", "dataDir: /srv/setlet\n", func(t *testing.T, c configs.DaemonConfig) {
+			if c.ManifestDir != "/etc/setlet/manifests" || c.ImageDir != "/srv/setlet/images" {
+				t.Errorf("config = %+v", c)
+			}
+		}, ""},
+		{"watched directories can be turned off", "manifestDir: none\nimageDir: none\n", func(t *testing.T, c configs.DaemonConfig) {
+			if c.ManifestDir != "none" || c.ImageDir != "none" {
+				t.Errorf("config = %+v", c)
+			}
+		}, ""},
+		{"watched directories are absolute", "manifestDir: manifests\nimageDir: images\n", nil,
+			"manifestDir: \"manifests\" must be an absolute path or none\nimageDir: \"images\" must be an absolute path or none"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
