@@ -77,4 +77,6 @@ func TestContainerdRestart(t *testing.T) {
 	if err != nil || len(ctrs) != 3 {
 		t.Errorf("containers in containerd: %d, %v; want one per pod", len(ctrs), err)
 	}
+	// Nor anything else duplicated or left: snapshots, namespaces, IPs.
+	h.wantChecks(h.doctor(), "after the containerd restart", nil, nil)
 }
