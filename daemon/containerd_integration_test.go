@@ -2,7 +2,6 @@ package daemon_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -37,12 +36,7 @@ func TestContainerdRestart(t *testing.T) {
 	if err != nil || st.Containerd.Up || st.Containerd.Error == "" {
 		t.Fatalf("status with containerd stopped: %+v, %v", st.Containerd, err)
 	}
-	var server string
-	for _, a := range st.DNS {
-		if strings.HasPrefix(a, "127.0.0.1:") {
-			server = a
-		}
-	}
+	server := loopbackDNS(t, st.DNS)
 	if r := testenv.Dig(t, server, "web-1.web.set.local", "A"); r.Status != "NOERROR" || len(r.Answer) != 1 {
 		t.Errorf("DNS with containerd stopped: %s %v", r.Status, r.Answer)
 	}

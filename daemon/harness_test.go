@@ -380,3 +380,16 @@ func shimsOf(t *testing.T, address, ns string, wait time.Duration) []runtime.Shi
 	}
 	return left
 }
+
+// loopbackDNS returns the address among addrs (the daemon's DNS listeners)
+// on 127.0.0.1, where the tests query it.
+func loopbackDNS(t *testing.T, addrs []string) string {
+	t.Helper()
+	for _, a := range addrs {
+		if strings.HasPrefix(a, "127.0.0.1:") {
+			return a
+		}
+	}
+	t.Fatalf("DNS listens on %v, not on 127.0.0.1", addrs)
+	return ""
+}
