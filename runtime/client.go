@@ -52,7 +52,9 @@ type Client struct {
 	instance string
 	fifoDir  string
 	log      *slog.Logger
-	host     hostInfo
+	// shimGrace is how long Strays lets a shim without a task exit.
+	shimGrace time.Duration
+	host      hostInfo
 
 	locks keyedMutex // serializes task changes per container ID
 
@@ -69,6 +71,7 @@ type options struct {
 	instance  string
 	fifoDir   string
 	logger    *slog.Logger
+	shimGrace time.Duration
 }
 
 // WithNamespace sets the containerd namespace (default DefaultNamespace).
@@ -89,13 +92,17 @@ func WithFIFODir(dir string) Opt { return func(o *options) { o.fifoDir = dir } }
 // a failed write to a container log (default: discard).
 func WithLogger(l *slog.Logger) Opt { return func(o *options) { o.logger = l } }
 
+// WithShimExitGrace sets how long Strays gives a shim that serves no task
+// to exit before it reports it leaked (default DefaultShimExitGrace).
+func WithShimExitGrace(d time.Duration) Opt { return func(o *options) { o.shimGrace = d } }
+
 // New connects to containerd at address (a unix socket path, with or
 // without "unix://"). It fails with an errdefs.ErrUnavailable-wrapped error
 // naming the socket when containerd does not answer within a few seconds,
 // and with an errdefs.ErrInvalidArgument-wrapped error when a required
 // option is missing.
 func New(ctx context.Context, address string, opts ...Opt) (*Client, error) {
-	o := options{namespace: DefaultNamespace}
+	o := options{namespace: DefaultNamespace, shimGrace: DefaultShimExitGrace}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -125,14 +132,15 @@ func New(ctx context.Context, address string, opts ...Opt) (*Client, error) {
 		return nil, fmt.Errorf("containerd is not reachable at %s: %w: %w", address, errdefs.ErrUnavailable, err)
 	}
 	c := &Client{
-		cd:       cd,
-		address:  address,
-		ns:       o.namespace,
-		instance: o.instance,
-		fifoDir:  fifoDir,
-		log:      o.logger,
-		host:     detectHost(),
-		attached: make(map[string]*attachment),
+		cd:        cd,
+		address:   address,
+		ns:        o.namespace,
+		instance:  o.instance,
+		fifoDir:   fifoDir,
+		shimGrace: o.shimGrace,
+		log:       o.logger,
+		host:      detectHost(),
+		attached:  make(map[string]*attachment),
 	}
 	vctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()

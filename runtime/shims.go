@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	tasks "github.com/containerd/containerd/api/services/tasks/v1"
@@ -21,13 +22,15 @@ type Shim struct {
 	Container string `json:"container"` // the -id it was started with
 }
 
-// shimExitGrace is how long a shim that serves no task may take to exit
-// before it counts as leaked: containerd stops a task's shim right after
-// it deletes the task, and the process is gone a moment later.
-const shimExitGrace = time.Second
+// DefaultShimExitGrace is how long a shim that serves no task may take to
+// exit before it counts as leaked (WithShimExitGrace): containerd stops a
+// task's shim right after it deletes the task, and the process is gone a
+// moment later.
+const DefaultShimExitGrace = time.Second
 
 // leakedShims returns the shims of the Client's containerd and namespace
-// that serve no task and do not exit within shimExitGrace, sorted by PID.
+// that serve no task and do not exit within the Client's shim exit grace,
+// sorted by PID.
 // containerd leaks the shim of a task whose Delete request is cancelled
 // between the shim's Delete and its Shutdown, as a daemon killed while it
 // removes a container cancels it: containerd forgets the task and deletes
@@ -50,12 +53,19 @@ func (c *Client) leakedShims(ctx context.Context) ([]Shim, error) {
 			candidates = append(candidates, s)
 		}
 	}
-	// One grace for all of them: a doctor run waits a second at most.
-	grace, cancel := context.WithTimeout(ctx, shimExitGrace)
+	// One grace for all of them, waited out side by side: a doctor run
+	// waits one grace at most, and each candidate gets all of it.
+	grace, cancel := context.WithTimeout(ctx, c.shimGrace)
 	defer cancel()
+	leaked := make([]bool, len(candidates))
+	var wg sync.WaitGroup
+	for i, s := range candidates {
+		wg.Go(func() { leaked[i] = proc.WaitExit(grace, s.PID) != nil })
+	}
+	wg.Wait()
 	var out []Shim
-	for _, s := range candidates {
-		if proc.WaitExit(grace, s.PID) != nil {
+	for i, s := range candidates {
+		if leaked[i] {
 			out = append(out, s)
 		}
 	}

@@ -62,13 +62,22 @@ func TestStraysLeakedShims(t *testing.T) {
 	c := e.client("a")
 	e.importBusybox(c)
 	e.run(c, e.config("running", "sleep", "600"))
+	// A grace the leaving shim needs well under, however slow this test
+	// binary (the fake shim) is to start: it runs with the race detector,
+	// beside other tests.
+	checker, err := runtime.New(context.Background(), e.addr, runtime.WithNamespace(e.ns), runtime.WithInstance("a"),
+		runtime.WithFIFODir(e.fifo), runtime.WithShimExitGrace(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer checker.Close()
 	leaked := e.startFakeShim(e.ns, "ghost", time.Hour)
 	e.startFakeShim("another-namespace", "ghost", time.Hour)
 	e.startFakeShim(e.ns, "leaving", 100*time.Millisecond)
 
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	strays, err := c.Strays(ctx)
+	strays, err := checker.Strays(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
