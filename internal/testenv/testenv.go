@@ -31,6 +31,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/setlet/setlet/internal/busybox"
+	"github.com/setlet/setlet/runtime"
 )
 
 // env is the state shared by the tests of one test binary.
@@ -331,6 +332,16 @@ func removeAllContainers(address string) error {
 		return err
 	}
 	var errs []error
+	defer func() {
+		// containerd leaks the shim of a task whose deletion was cut short
+		// (containerd/containerd#11392): no task to delete, so kill it.
+		for _, ns := range nss {
+			shims, _ := runtime.ListShims(address, ns)
+			for _, s := range shims {
+				_ = syscall.Kill(s.PID, syscall.SIGKILL)
+			}
+		}
+	}()
 	for _, ns := range nss {
 		nctx := namespaces.WithNamespace(ctx, ns)
 		ctrs, err := c.Containers(nctx)
